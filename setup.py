@@ -1,0 +1,32 @@
+"""Packaging for avocado-rr."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="avocado-rr",
+    version="0.1.0",
+    description="Record/replay test suite and Avocado harness plugin for QEMU",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    license="GPL-2.0-or-later",
+    python_requires=">=3.11",
+    packages=find_packages(include=["avocado_rr", "avocado_rr.*"]),
+    include_package_data=True,
+    package_data={"avocado_rr": ["data/*"]},
+    install_requires=[
+        # avocado 113.0 imports pkg_resources, which setuptools 82 removed
+        "setuptools<81",
+        "avocado-framework==113.0",
+        "avocado-framework-plugin-varianter-yaml-to-mux==113.0",
+        "pycdlib==1.22.0",
+        "requests>=2.31,<3",
+        "qemu.qmp==0.0.6",
+        "PyYAML>=6.0",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={
+        "console_scripts": [
+            "avocado-rr = avocado_rr.cli:main",
+        ],
+    },
+)
