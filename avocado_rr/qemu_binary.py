@@ -1,0 +1,140 @@
+"""Find the QEMU under test and read its version.
+
+Order of precedence for an architecture:
+
+1. an explicit binary or QEMU build directory given by the caller
+   (a test parameter or a command-line option);
+2. the ``AVOCADO_RR_QEMU_BIN`` environment variable (a binary; only used
+   when it is the binary for the requested architecture) or
+   ``AVOCADO_RR_QEMU_BUILD_DIR`` (a QEMU build tree holding
+   ``qemu-system-<arch>``);
+3. ``qemu-system-<arch>`` on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+#: Avocado ``arch:`` tag -> QEMU system emulator target
+QEMU_TARGETS = {
+    "x86_64": "x86_64",
+    "i386": "i386",
+    "aarch64": "aarch64",
+    "arm": "arm",
+    "ppc64": "ppc64",
+    "ppc": "ppc",
+    "s390x": "s390x",
+    "mips": "mips",
+    "mipsel": "mipsel",
+    "mips64": "mips64",
+    "mips64el": "mips64el",
+    "riscv64": "riscv64",
+    "riscv32": "riscv32",
+    "alpha": "alpha",
+    "m68k": "m68k",
+    "sparc64": "sparc64",
+}
+
+#: The Debian package that ships each emulator (for error messages)
+DEBIAN_PACKAGES = {
+    "x86_64": "qemu-system-x86", "i386": "qemu-system-x86",
+    "aarch64": "qemu-system-arm", "arm": "qemu-system-arm",
+    "ppc64": "qemu-system-ppc", "ppc": "qemu-system-ppc",
+    "s390x": "qemu-system-s390x",
+    "mips": "qemu-system-mips", "mipsel": "qemu-system-mips",
+    "mips64": "qemu-system-mips", "mips64el": "qemu-system-mips",
+}
+
+
+class QemuNotFound(Exception):
+    """No QEMU binary for the requested architecture."""
+
+
+@dataclass(frozen=True)
+class QemuBinary:
+    """A QEMU system emulator and what it says about itself."""
+
+    arch: str
+    path: str
+    #: first line of ``qemu-system-<arch> --version``
+    version_line: str
+    #: (major, minor, micro)
+    version: tuple[int, int, int]
+
+    @property
+    def version_string(self) -> str:
+        return ".".join(str(part) for part in self.version)
+
+
+def binary_name(arch: str) -> str:
+    """``qemu-system-<target>`` for an Avocado ``arch`` tag."""
+    try:
+        return f"qemu-system-{QEMU_TARGETS[arch]}"
+    except KeyError:
+        raise QemuNotFound(f"unknown architecture {arch!r}; known: "
+                           f"{', '.join(sorted(QEMU_TARGETS))}") from None
+
+
+def find_qemu(arch: str, qemu_bin: str | None = None,
+              build_dir: str | None = None) -> QemuBinary:
+    """Locate and identify the QEMU system emulator for ``arch``.
+
+    :raises QemuNotFound: with the exact reason and how to fix it.
+    """
+    name = binary_name(arch)
+    tried = []
+    candidates: list[tuple[str, str]] = []
+    if qemu_bin:
+        candidates.append(("explicit binary", qemu_bin))
+    if build_dir:
+        candidates.append(("explicit build dir", os.path.join(build_dir, name)))
+    env_bin = os.environ.get("AVOCADO_RR_QEMU_BIN")
+    if env_bin and not qemu_bin and os.path.basename(env_bin) == name:
+        candidates.append(("AVOCADO_RR_QEMU_BIN", env_bin))
+    env_dir = os.environ.get("AVOCADO_RR_QEMU_BUILD_DIR")
+    if env_dir and not (qemu_bin or build_dir):
+        candidates.append(("AVOCADO_RR_QEMU_BUILD_DIR",
+                           os.path.join(env_dir, name)))
+    for origin, path in candidates:
+        found = shutil.which(path)
+        if found:
+            return identify(arch, os.path.abspath(found))
+        tried.append(f"{path} ({origin})")
+    if qemu_bin or build_dir:
+        raise QemuNotFound(f"{name}: not found or not executable: "
+                           f"{'; '.join(tried)}")
+    found = shutil.which(name)
+    if found:
+        return identify(arch, found)
+    package = DEBIAN_PACKAGES.get(arch, "the QEMU package for it")
+    hint = f"install {package} (apt-get install {package})" \
+        if arch in DEBIAN_PACKAGES else f"install {package}"
+    tried.append(f"{name} on PATH")
+    raise QemuNotFound(f"no QEMU binary for arch {arch}: tried "
+                       f"{'; '.join(tried)}; {hint}, or name a binary with "
+                       f"qemu_bin / AVOCADO_RR_QEMU_BIN or a build tree "
+                       f"with AVOCADO_RR_QEMU_BUILD_DIR")
+
+
+@functools.lru_cache(maxsize=None)
+def identify(arch: str, path: str) -> QemuBinary:
+    """Run ``path --version`` and parse the version."""
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as details:
+        raise QemuNotFound(f"{path} does not run: {details}") from details
+    line = out.splitlines()[0] if out else ""
+    version = (0, 0, 0)
+    for word in line.split():
+        parts = word.split(".")
+        if len(parts) >= 2 and all(p.isdigit() for p in parts[:3]):
+            nums = [int(p) for p in parts[:3]] + [0] * (3 - len(parts[:3]))
+            version = (nums[0], nums[1], nums[2])
+            break
+    return QemuBinary(arch=arch, path=path, version_line=line,
+                      version=version)
