@@ -1,0 +1,264 @@
+"""Debian package mechanics: a private apt state per architecture.
+
+The system's apt configuration is never modified: every call passes
+``-o`` options that point apt's lists and cache at a directory of our
+own, while the system's sources and keyrings are reused as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from avocado_rr.download import file_lock, sha256_file
+
+LOG = logging.getLogger("avocado_rr.debian")
+
+#: An index older than this is refreshed before resolving a package.
+INDEX_MAX_AGE = 24 * 3600
+
+
+class AptError(Exception):
+    """apt-get or dpkg-deb failed, or a package is not in the index."""
+
+
+class PackageNotInIndex(AptError):
+    """The requested package (or version of it) is not in the apt index."""
+
+    def __init__(self, message: str, available: str | None = None):
+        super().__init__(message)
+        #: the candidate version apt offers instead, if any
+        self.available = available
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageInfo:
+    """One binary package version as the apt index describes it."""
+
+    name: str
+    version: str
+    arch: str
+    sha256: str
+    filename: str
+    size: int
+    depends: str = ""
+
+    @property
+    def deb_name(self) -> str:
+        """The file name ``apt-get download`` gives the package."""
+        version = self.version.replace(":", "%3a")
+        return f"{self.name}_{version}_{self.arch}.deb"
+
+
+def parse_records(text: str) -> list[dict[str, str]]:
+    """Parse deb822 records (``apt-cache show`` output) into dicts."""
+    records = []
+    for chunk in re.split(r"\n\s*\n", text.strip()):
+        fields: dict[str, str] = {}
+        key = None
+        for line in chunk.splitlines():
+            if line[:1] in (" ", "\t") and key is not None:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                fields[key] = value.strip()
+        if fields:
+            records.append(fields)
+    return records
+
+
+def depends_names(depends: str) -> list[str]:
+    """Package names of a Depends field (first alternative of each)."""
+    names = []
+    for item in depends.split(","):
+        first = item.split("|")[0].strip()
+        name = re.split(r"[\s(:\[]", first, maxsplit=1)[0]
+        if name:
+            names.append(name)
+    return names
+
+
+class AptArch:
+    """apt-get for one Debian architecture, with a private state dir."""
+
+    def __init__(self, arch: str, root: Path):
+        self.arch = arch
+        self.root = Path(root) / arch
+        self.lists = self.root / "lists"
+        self.cache = self.root / "cache"
+
+    def options(self) -> list[str]:
+        """The ``-o`` options that make apt use our private state."""
+        status = self.root / "status"
+        opts = [
+            f"-oAPT::Architecture={self.arch}",
+            f"-oAPT::Architectures={self.arch}",
+            f"-oDir::State::Lists={self.lists}",
+            f"-oDir::State::status={status}",
+            f"-oDir::Cache={self.cache}",
+            "-oDir::Cache::pkgcache=",
+            "-oDir::Cache::srcpkgcache=",
+            "-oAcquire::Languages=none",
+        ]
+        if os.geteuid() == 0:
+            # the private dirs live in root's home, which the _apt
+            # sandbox user cannot reach; apt would only warn and go on
+            opts.append("-oAPT::Sandbox::User=root")
+        return opts
+
+    def _run(self, tool: str, *args: str, cwd: Path | None = None,
+             check: bool = True,
+             capture: bool = True) -> subprocess.CompletedProcess:
+        cmd = [tool, *self.options(), *args]
+        LOG.debug("running %s", " ".join(cmd))
+        proc = subprocess.run(cmd, cwd=cwd, text=True, check=False,
+                              stdout=subprocess.PIPE if capture else None,
+                              stderr=subprocess.PIPE if capture else None,
+                              env={**os.environ, "LC_ALL": "C.UTF-8"})
+        if check and proc.returncode != 0:
+            raise AptError(f"{tool} {' '.join(args)} failed for "
+                           f"{self.arch} (exit {proc.returncode}): "
+                           f"{(proc.stderr or '').strip()}")
+        return proc
+
+    def _index_files(self) -> list[Path]:
+        if not self.lists.is_dir():
+            return []
+        return [p for p in self.lists.iterdir() if "_Packages" in p.name]
+
+    def index_age(self) -> float | None:
+        """Seconds since the last successful update, None if never."""
+        stamp = self.root / "updated"
+        if not stamp.exists() or not self._index_files():
+            return None
+        return time.time() - stamp.stat().st_mtime
+
+    def update(self, force: bool = False) -> None:
+        """Download the package index for this architecture.
+
+        A partly failed update (one suite's index out of sync with the
+        mirror) is usable: it is logged and the indexes that did load
+        are used.
+        """
+        with file_lock(self.root / "lock"):
+            age = self.index_age()
+            if not force and age is not None and age < INDEX_MAX_AGE:
+                return
+            (self.lists / "partial").mkdir(parents=True, exist_ok=True)
+            (self.cache / "archives" / "partial").mkdir(parents=True,
+                                                        exist_ok=True)
+            (self.root / "status").touch()
+            proc = self._run("apt-get", "-q", "update", check=False)
+            if proc.returncode != 0:
+                if not self._index_files():
+                    raise AptError(f"apt-get update for {self.arch} "
+                                   f"loaded no index: "
+                                   f"{proc.stderr.strip()}")
+                LOG.warning("apt-get update for %s partly failed, using "
+                            "the indexes that loaded: %s", self.arch,
+                            proc.stderr.strip())
+            (self.root / "updated").touch()
+
+    def show(self, package: str, version: str | None = None) -> PackageInfo:
+        """The index record of ``package`` (candidate or given version)."""
+        self.update()
+        spec = f"{package}={version}" if version else package
+        proc = self._run("apt-cache", "show", "--no-all-versions", spec,
+                         check=False)
+        records = [r for r in parse_records(proc.stdout)
+                   if r.get("Package") == package]
+        if proc.returncode != 0 or not records:
+            available = None
+            if version:
+                try:
+                    available = self.show(package).version
+                except PackageNotInIndex:
+                    pass
+            what = f"{package} {version}" if version else package
+            raise PackageNotInIndex(
+                f"{what} is not in the Debian index for {self.arch}"
+                + (f" (available: {available})" if available else ""),
+                available=available)
+        rec = records[0]
+        return PackageInfo(name=rec["Package"], version=rec["Version"],
+                           arch=rec.get("Architecture", self.arch),
+                           sha256=rec.get("SHA256", ""),
+                           filename=rec.get("Filename", ""),
+                           size=int(rec.get("Size", "0")),
+                           depends=rec.get("Depends", ""))
+
+    def resolve(self, package: str,
+                follow: str | None = r"^linux-image-\d") -> PackageInfo:
+        """Resolve a metapackage to the package its Depends names.
+
+        ``follow`` is a regular expression; the first dependency whose
+        name matches it is resolved instead of ``package``.
+        """
+        info = self.show(package)
+        if follow:
+            for dep in depends_names(info.depends):
+                if re.search(follow, dep):
+                    LOG.debug("%s depends on %s", package, dep)
+                    return self.show(dep)
+        return info
+
+    def download(self, info: PackageInfo, dest: Path,
+                 show_progress: bool = False) -> Path:
+        """Download ``info`` into ``dest`` (atomically), checked by sha256."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        final = dest / info.deb_name
+        tmpdir = Path(tempfile_dir(dest))
+        try:
+            self._run("apt-get", "-q", "download",
+                      f"{info.name}={info.version}", cwd=tmpdir,
+                      capture=not show_progress)
+            got = list(tmpdir.glob("*.deb"))
+            if len(got) != 1:
+                raise AptError(f"apt-get download {info.name} produced "
+                               f"{[p.name for p in got]}")
+            actual = sha256_file(got[0])
+            if info.sha256 and actual != info.sha256:
+                raise AptError(f"{got[0].name}: sha256 {actual} does not "
+                               f"match the index's {info.sha256}")
+            os.replace(got[0], final)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        return final
+
+
+def tempfile_dir(parent: Path) -> str:
+    """A fresh temporary directory inside ``parent`` (same filesystem)."""
+    return tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+
+
+def extract(deb: Path, dest: Path) -> Path:
+    """Extract ``deb`` into ``dest`` atomically (``dpkg-deb -x``).
+
+    The tree appears at ``dest`` only once fully extracted.
+    """
+    dest = Path(dest)
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile_dir(dest.parent))
+    try:
+        proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)],
+                              text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False)
+        if proc.returncode != 0:
+            raise AptError(f"dpkg-deb -x {deb} failed: "
+                           f"{proc.stderr.strip()}")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
