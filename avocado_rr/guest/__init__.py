@@ -1,0 +1,7 @@
+"""The guest side of full Linux boots: initramfs, /init and config ISO.
+
+* :mod:`avocado_rr.guest.cpio`: deterministic cpio newc writer
+* :mod:`avocado_rr.guest.initramfs`: busybox initramfs for a Debian kernel
+* :mod:`avocado_rr.guest.cidata`: cloud-init NoCloud ISO with pycdlib
+* ``init.sh``: the guest ``/init`` (package data)
+"""
