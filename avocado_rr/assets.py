@@ -49,6 +49,13 @@ CACHE_ENV = "AVOCADO_RR_CACHE_DIR"
 CATALOGUE_ENV = "AVOCADO_RR_ASSETS_CATALOGUE"
 LOCK_COMMAND = "avocado-rr assets lock"
 
+#: QEMU target names (as in ``arch:`` tags) -> Debian architectures
+QEMU_TO_DEBIAN = {
+    "x86_64": "amd64", "i386": "i386", "aarch64": "arm64", "arm": "armhf",
+    "ppc64": "ppc64el", "ppc64le": "ppc64el", "s390x": "s390x",
+    "mips64el": "mips64el", "mipsel": "mipsel",
+}
+
 _REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
@@ -233,7 +240,12 @@ class Catalogue:
 
     def names(self, arch: str | None = None,
               kind: str | None = None) -> list[str]:
-        """Asset names, optionally only of a Debian arch and/or kind."""
+        """Asset names, optionally only of an arch and/or kind.
+
+        ``arch`` is a Debian architecture or a QEMU target name
+        (``x86_64``, ``aarch64``, ``arm``, ``ppc64``...).
+        """
+        arch = QEMU_TO_DEBIAN.get(arch, arch)
         return [name for name, spec in self.specs.items()
                 if (arch is None or spec.arch == arch)
                 and (kind is None or spec.kind == kind)]

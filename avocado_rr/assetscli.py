@@ -1,0 +1,139 @@
+"""``avocado-rr assets list|fetch|verify|lock``: manage the asset cache.
+
+Mounted by avocado_rr.cli; also runnable as ``python -m avocado_rr.assetscli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from avocado_rr.assets import (UPDATE_ENV, AssetError, Catalogue,
+                               QEMU_TO_DEBIAN)
+from avocado_rr.download import StderrProgress
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``list|fetch|verify|lock`` subcommands to ``parser``."""
+    parser.add_argument("--catalogue", help="asset catalogue (default: the "
+                        "project's configs/assets.yaml)")
+    parser.add_argument("--lock-file", help="lock file (default: assets.lock "
+                        "next to the catalogue)")
+    parser.add_argument("--cache-dir", help="cache directory (default: "
+                        "$AVOCADO_RR_CACHE_DIR or $XDG_CACHE_HOME/avocado-rr)")
+    sub = parser.add_subparsers(dest="assets_command", metavar="COMMAND")
+    sub.required = True
+    helps = {
+        "list": "list the catalogue with each asset's cache state",
+        "fetch": "download, extract and verify assets (all by default)",
+        "verify": "check the cached assets against the lock, offline",
+        "lock": "re-resolve Debian assets to the current builds and "
+                "rewrite the lock",
+    }
+    for name, text in helps.items():
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("names", nargs="*", metavar="NAME",
+                         help="asset names (default: all selected)")
+        cmd.add_argument("-t", "--tags", action="append", default=[],
+                         metavar="TAGS", help="select by tags as in avocado "
+                         "-t, e.g. arch:x86_64 or kind:kernel (repeatable, "
+                         "comma = and)")
+        if name == "fetch":
+            cmd.add_argument("--update", action="store_true",
+                             help="when a locked version is gone from "
+                             "Debian, re-resolve and rewrite the lock "
+                             f"(like {UPDATE_ENV}=1)")
+
+
+def _select(cat: Catalogue, names: list[str], tags: list[str]) -> list[str]:
+    for name in names:
+        cat.spec(name)          # unknown names fail here, clearly
+    selected = names or cat.names()
+    if not tags:
+        return selected
+    chosen = []
+    for name in selected:
+        spec = cat.spec(name)
+        values = {"arch": {spec.arch} | {q for q, d in QEMU_TO_DEBIAN.items()
+                                         if d == spec.arch},
+                  "kind": {spec.kind}}
+        for group in tags:      # any group may match; all tags in a group
+            if all(tag.partition(":")[2] in values.get(
+                    tag.partition(":")[0], ())
+                   for tag in group.split(",")):
+                chosen.append(name)
+                break
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed ``assets`` command; returns the exit status."""
+    try:
+        cat = Catalogue.load(args.catalogue, args.lock_file, args.cache_dir,
+                             update=getattr(args, "update", False) or None)
+        names = _select(cat, args.names, args.tags)
+        return {"list": _list, "fetch": _fetch, "verify": _verify,
+                "lock": _lock}[args.assets_command](cat, names)
+    except AssetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _list(cat: Catalogue, names: list[str]) -> int:
+    rows = [("NAME", "KIND", "ARCH", "PACKAGE", "VERSION", "STATE")]
+    for name in names:
+        spec = cat.spec(name)
+        entry = cat.locked(name) if spec.package else None
+        rows.append((name, spec.kind, spec.arch or "-",
+                     entry.package if entry else (spec.package or "url"),
+                     entry.version if entry else "-", cat.status(name)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(col.ljust(w) for col, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _fetch(cat: Catalogue, names: list[str]) -> int:
+    failed = 0
+    for name in names:
+        try:
+            path = cat.fetch(name, progress=StderrProgress(name))
+            print(f"{name}: {path}")
+        except AssetError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _verify(cat: Catalogue, names: list[str]) -> int:
+    failed = 0
+    for name in names:
+        try:
+            print(f"{name}: ok {cat.verify(name)}")
+        except AssetError as exc:
+            print(f"{name}: FAILED {exc}")
+            failed += 1
+    return 1 if failed else 0
+
+
+def _lock(cat: Catalogue, names: list[str]) -> int:
+    new = cat.lock(names, progress=StderrProgress("lock"))
+    for name, entry in new.items():
+        print(f"{name}: {entry.package} {entry.version} {entry.member} "
+              f"sha256 {entry.sha256}")
+    print(f"wrote {cat.lock_path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m avocado_rr.assetscli``."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="avocado-rr assets",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
