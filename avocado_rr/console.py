@@ -37,9 +37,10 @@ class ConsoleMatch:
     offset: int = 0
 
 
-def _compile(patterns: Iterable[str | Pattern]) -> list[Pattern]:
-    return [p if isinstance(p, re.Pattern) else re.compile(re.escape(p))
-            for p in patterns]
+def _compile(patterns: Iterable[str | Pattern]) -> list[tuple[str, Pattern]]:
+    """(text as given, regular expression) for each pattern."""
+    return [(p.pattern, p) if isinstance(p, re.Pattern)
+            else (p, re.compile(re.escape(p))) for p in patterns]
 
 
 class ConsoleWatcher:
@@ -98,14 +99,12 @@ class ConsoleWatcher:
         while True:
             running = alive()
             for line, end in self._new_lines(final=not running):
-                for regex in failure_re:
+                for text, regex in failure_re:
                     if regex.search(line):
-                        return ConsoleMatch("failure", regex.pattern, line,
-                                            end)
-                for regex in success_re:
+                        return ConsoleMatch("failure", text, line, end)
+                for text, regex in success_re:
                     if regex.search(line):
-                        return ConsoleMatch("success", regex.pattern, line,
-                                            end)
+                        return ConsoleMatch("success", text, line, end)
             if not running:
                 return ConsoleMatch("exited", offset=self._offset)
             if deadline is not None and time.monotonic() >= deadline:

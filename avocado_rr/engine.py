@@ -1,0 +1,392 @@
+"""Record a QEMU run, replay it, and judge whether the replay reproduced it.
+
+This module is the engine behind :class:`avocado_rr.test.ReplayKernelTest`
+and the ``avocado-rr`` command; it does not depend on Avocado.
+
+A pair goes like this:
+
+1. **record**: QEMU starts paused with ``-icount shift=N,rr=record``, runs
+   until the console shows the stop pattern (a failure pattern or an early
+   exit fails the recording), is stopped over QMP, and its ``query-replay``
+   icount is read before it quits;
+2. **replay**: the same command line with ``rr=replay`` starts paused, a
+   ``replay-break`` is set at the recorded icount, and the replay runs
+   until it stops there (or ends, dies, stops progressing or times out);
+3. **judge**: the console transcripts must be byte-identical, the replay
+   icount must equal the recorded one, and the recorded icount must equal
+   the sum of the INSTRUCTION events in the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Pattern
+
+from qemu.qmp import QMPError
+
+from avocado_rr import replaylog
+from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
+                                read_transcript)
+from avocado_rr.machine import MachineError, QemuMachine
+from avocado_rr.qemu_binary import QemuBinary
+from avocado_rr.verdict import (Check, Verdict, compare_consoles,
+                                parse_replay_error)
+
+LOG = logging.getLogger("avocado_rr.engine")
+
+#: File names inside a pair's directory
+RRFILE = "replay.bin"
+
+
+@dataclass
+class BootSpec:
+    """What to boot; the same for the recording and the replay."""
+
+    arch: str
+    machine: str
+    kernel: str
+    append: str = ""
+    cpu: str | None = None
+    memory: str = "512"
+    initrd: str | None = None
+    dtb: str | None = None
+    shift: int = 7
+    #: extra QEMU arguments, appended as given
+    extra_args: list[str] = field(default_factory=list)
+    #: add ``-net none`` (no default NIC), unless the extra args set up one
+    net_none: bool = True
+
+    def qemu_args(self) -> list[str]:
+        """The machine part of the command line (no rr, console or QMP)."""
+        args = ["-nodefaults", "-display", "none", "-no-reboot",
+                "-machine", self.machine, "-m", str(self.memory)]
+        if self.cpu:
+            args += ["-cpu", self.cpu]
+        args += ["-kernel", self.kernel]
+        if self.initrd:
+            args += ["-initrd", self.initrd]
+        if self.dtb:
+            args += ["-dtb", self.dtb]
+        if self.append:
+            args += ["-append", self.append]
+        if self.net_none:
+            args += ["-net", "none"]
+        return args + list(self.extra_args)
+
+
+def qemu_argv(qemu: QemuBinary, spec: BootSpec, mode: str, rrfile: str,
+              console: str, rrsnapshot: str | None = None) -> list[str]:
+    """The full QEMU command line of one phase (QMP excepted).
+
+    Both phases differ only in ``rr=`` and in the host path of the console
+    file, so what the guest sees is identical.
+    """
+    icount = f"shift={spec.shift},rr={mode},rrfile={rrfile}"
+    if rrsnapshot:
+        icount += f",rrsnapshot={rrsnapshot}"
+    return ([qemu.path, "-S"] + spec.qemu_args() +
+            ["-chardev", f"file,id=console,path={console}",
+             "-serial", "chardev:console",
+             "-icount", icount])
+
+
+@dataclass
+class Recording:
+    """A finished recording and what the replay is checked against.
+
+    Saved as ``<rrfile>.json`` beside the log, so that a replay can be run
+    later, by another process, from the files alone.
+    """
+
+    rrfile: str
+    spec: BootSpec
+    qemu_path: str
+    qemu_version: str
+    icount: int
+    console: str
+    argv: list[str]
+    pattern: str
+    record_time: float
+    exitcode: int | None = None
+
+    @property
+    def sidecar(self) -> str:
+        return self.rrfile + ".json"
+
+    def save(self) -> None:
+        with open(self.sidecar, "w", encoding="utf-8") as out:
+            json.dump(asdict(self), out, indent=2)
+
+    @classmethod
+    def load(cls, rrfile: str) -> "Recording":
+        path = rrfile + ".json"
+        try:
+            with open(path, encoding="utf-8") as sidecar:
+                data = json.load(sidecar)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path}: no recording metadata beside {rrfile}; record "
+                f"with 'avocado-rr record --rrfile {rrfile}'") from None
+        data["spec"] = BootSpec(**data["spec"])
+        recording = cls(**data)
+        # the files may have moved together since the recording
+        recording.rrfile = os.path.abspath(rrfile)
+        recording.console = rrfile + ".console"
+        return recording
+
+
+class RecordFailed(Exception):
+    """The recording could not be made; carries the verdict."""
+
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.reason)
+        self.verdict = verdict
+
+
+def _write_cmdline(path: str, argv: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(shlex.join(argv) + "\n")
+
+
+class RecordReplay:
+    """Runs record/replay pairs, writing every artifact into ``outdir``.
+
+    The artifacts of a pair (log, both console transcripts, both command
+    lines, QEMU's stderr, the verdict) stay in ``outdir``; nothing is
+    deleted here.  :meth:`close` kills whatever QEMU is still running and
+    may be called from another thread (Avocado's tearDown on timeout).
+    """
+
+    def __init__(self, qemu: QemuBinary, outdir: str,
+                 log: logging.Logger | None = None):
+        self.qemu = qemu
+        self.outdir = os.path.abspath(outdir)
+        self.log = log or LOG
+        self.active: QemuMachine | None = None
+        os.makedirs(self.outdir, exist_ok=True)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.outdir, name)
+
+    def _launch(self, argv: list[str], name: str) -> QemuMachine:
+        _write_cmdline(self.path(f"{name}-cmdline.txt"), argv)
+        machine = QemuMachine(argv, self.outdir, name)
+        self.active = machine
+        machine.launch()
+        self.log.info("%s: %s", name, shlex.join(machine.argv))
+        return machine
+
+    def close(self) -> None:
+        """Kill the running QEMU, if any."""
+        machine, self.active = self.active, None
+        if machine is not None:
+            machine.kill()
+
+    # -- record ---------------------------------------------------------
+    def record(self, spec: BootSpec, pattern: str | Pattern,
+               failure_patterns: Iterable[str | Pattern] =
+               DEFAULT_FAILURE_PATTERNS,
+               timeout: float = 120.0,
+               rrfile: str | None = None) -> Recording:
+        """Record until ``pattern`` shows on the console.
+
+        :raises RecordFailed: the pattern never came, a failure pattern
+            came, or QEMU died.
+        """
+        rrfile = os.path.abspath(rrfile or self.path(RRFILE))
+        console = rrfile + ".console"
+        argv = qemu_argv(self.qemu, spec, "record", rrfile, console)
+        pattern_text = getattr(pattern, "pattern", pattern)
+        start = time.monotonic()
+        machine = self._launch(argv, "record")
+        try:
+            machine.cmd("cont")
+            match = ConsoleWatcher(console).wait(
+                [pattern], failure_patterns, timeout, machine.is_running)
+            if match.kind != "success":
+                raise RecordFailed(self._record_failure(match, machine,
+                                                        pattern_text,
+                                                        timeout))
+            self.log.info("record: console matched %r", match.line)
+            machine.cmd("stop")
+            icount = machine.cmd("query-replay")["icount"]
+            exitcode = machine.quit()
+        finally:
+            self.close()
+        elapsed = time.monotonic() - start
+        recording = Recording(
+            rrfile=rrfile, spec=spec, qemu_path=self.qemu.path,
+            qemu_version=self.qemu.version_line, icount=icount,
+            console=console, argv=argv, pattern=str(pattern_text),
+            record_time=elapsed, exitcode=exitcode)
+        recording.save()
+        self.log.info("record: icount %d in %.2fs, log %d bytes", icount,
+                      elapsed, os.path.getsize(rrfile))
+        return recording
+
+    def _record_failure(self, match, machine: QemuMachine, pattern: str,
+                        timeout: float) -> Verdict:
+        if match.kind == "failure":
+            reason = (f"recording hit failure pattern {match.pattern!r}: "
+                      f"{match.line.strip()!r}")
+        elif match.kind == "exited":
+            reason = (f"QEMU exited with {machine.exitcode} while recording, "
+                      f"before {pattern!r} appeared: "
+                      f"{machine.stderr.strip()[-500:]!r}")
+        else:
+            reason = f"{pattern!r} did not appear within {timeout}s of recording"
+        return Verdict("record-failed", reason, qemu_version=self.qemu.version_line)
+
+    # -- replay ---------------------------------------------------------
+    def replay(self, recording: Recording, timeout: float = 120.0,
+               stall_timeout: float = 10.0,
+               progress: Callable[[int, int], None] | None = None) -> Verdict:
+        """Replay ``recording`` up to its icount and judge the result."""
+        console = self.path("replay-console.log")
+        argv = qemu_argv(self.qemu, recording.spec, "replay",
+                         recording.rrfile, console)
+        start = time.monotonic()
+        verdict = Verdict("pass", recorded_icount=recording.icount,
+                          record_time=recording.record_time,
+                          qemu_version=self.qemu.version_line)
+        machine = self._launch(argv, "replay")
+        try:
+            machine.cmd("replay-break", icount=recording.icount)
+            machine.cmd("cont")
+            outcome = self._drive_replay(machine, recording.icount, timeout,
+                                         stall_timeout, progress)
+            verdict.replay_icount = outcome.icount
+        finally:
+            self.close()
+        verdict.replay_time = time.monotonic() - start
+        self._judge(recording, console, machine, outcome, verdict)
+        self._save_verdict(verdict, recording, console)
+        return verdict
+
+    def _drive_replay(self, machine: QemuMachine, target: int,
+                      timeout: float, stall_timeout: float,
+                      progress) -> "_ReplayOutcome":
+        deadline = time.monotonic() + timeout
+        last_icount, last_progress = -1, time.monotonic()
+        while True:
+            stopped = machine.wait_event("STOP", 0.5) is not None
+            if not machine.is_running():
+                return _ReplayOutcome("exited", last_icount
+                                      if last_icount >= 0 else None)
+            try:
+                icount = machine.cmd("query-replay")["icount"]
+            except (QMPError, EOFError, OSError, TimeoutError):
+                icount = last_icount
+            now = time.monotonic()
+            if icount != last_icount:
+                last_icount, last_progress = icount, now
+                if progress:
+                    progress(icount, target)
+            if stopped or icount >= target:
+                status = machine.cmd("query-status")["status"]
+                if status != "running":
+                    return _ReplayOutcome("stopped", icount)
+            if now - last_progress > stall_timeout:
+                return _ReplayOutcome("stalled", icount)
+            if now > deadline:
+                return _ReplayOutcome("timeout", icount)
+
+    def _judge(self, recording: Recording, console: str,
+               machine: QemuMachine, outcome: "_ReplayOutcome",
+               verdict: Verdict) -> None:
+        stderr = machine.stderr
+        verdict.replay_error = parse_replay_error(stderr)
+        verdict.log_size = os.path.getsize(recording.rrfile)
+        recorded = read_transcript(recording.console)
+        replayed = read_transcript(console)
+        diff = compare_consoles(recorded, replayed)
+        verdict.console_equal = diff is None
+        verdict.console_diff = diff
+        verdict.checks.append(Check(
+            "console", diff is None,
+            f"{len(recorded)} bytes identical" if diff is None else
+            f"line {diff.line_number} differs: recorded "
+            f"{diff.recorded_line!r}, replayed {diff.replayed_line!r}"))
+        verdict.checks.append(Check(
+            "replay icount", outcome.icount == recording.icount,
+            f"replay {outcome.icount}, recorded {recording.icount}"))
+        try:
+            summary = replaylog.summarize(recording.rrfile)
+        except replaylog.ReplayLogError as details:
+            verdict.checks.append(Check("log icount", False,
+                                        f"unreadable log: {details}"))
+        else:
+            verdict.log_icount = summary.icount
+            verdict.log_events = summary.events
+            verdict.checks.append(Check(
+                "log icount", summary.icount == recording.icount,
+                f"log sum {summary.icount}, recorded {recording.icount}"))
+        failed = [check for check in verdict.checks if not check.passed]
+        if outcome.state == "exited" and verdict.replay_error is None:
+            verdict.verdict = "aborted"
+            verdict.reason = (f"QEMU exited with {machine.exitcode} during "
+                              f"replay at icount {outcome.icount}: "
+                              f"{stderr.strip()[-500:]!r}")
+        elif verdict.replay_error is not None:
+            verdict.verdict = "diverged"
+            verdict.reason = f"QEMU: {verdict.replay_error.message}"
+        elif outcome.state == "stalled":
+            verdict.verdict = "stalled"
+            verdict.reason = (f"replay stopped progressing at icount "
+                              f"{outcome.icount} of {recording.icount}")
+        elif outcome.state == "timeout":
+            verdict.verdict = "timeout"
+            verdict.reason = (f"replay still running at icount "
+                              f"{outcome.icount} of {recording.icount} "
+                              f"when the time limit was reached")
+        elif failed:
+            verdict.verdict = "diverged"
+            verdict.reason = "; ".join(f"{c.name} check failed: {c.detail}"
+                                       for c in failed)
+
+    def _save_verdict(self, verdict: Verdict, recording: Recording,
+                      console: str) -> None:
+        verdict.artifacts = {
+            "rrfile": recording.rrfile,
+            "record_console": recording.console,
+            "replay_console": console,
+            "record_cmdline": shlex.join(recording.argv),
+        }
+        with open(self.path("verdict.json"), "w", encoding="utf-8") as out:
+            json.dump(verdict.to_dict(), out, indent=2)
+
+    # -- both -----------------------------------------------------------
+    def check(self, spec: BootSpec, pattern: str | Pattern,
+              failure_patterns: Iterable[str | Pattern] =
+              DEFAULT_FAILURE_PATTERNS,
+              timeout: float = 120.0, stall_timeout: float = 10.0,
+              rrfile: str | None = None) -> Verdict:
+        """Record, replay, judge. Record failures become verdicts too."""
+        try:
+            recording = self.record(spec, pattern, failure_patterns, timeout,
+                                    rrfile)
+        except RecordFailed as failure:
+            return failure.verdict
+        except MachineError as details:
+            return Verdict("record-failed", str(details),
+                           qemu_version=self.qemu.version_line)
+        try:
+            return self.replay(recording, timeout, stall_timeout)
+        except MachineError as details:
+            return Verdict("aborted", str(details),
+                           recorded_icount=recording.icount,
+                           record_time=recording.record_time,
+                           qemu_version=self.qemu.version_line)
+
+
+@dataclass
+class _ReplayOutcome:
+    #: "stopped" (paused at the break or the log's end), "exited",
+    #: "stalled" or "timeout"
+    state: str
+    icount: int | None

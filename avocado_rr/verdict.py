@@ -1,0 +1,162 @@
+"""The verdict on a record/replay pair, and the console comparison."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+#: Every verdict a record/replay pair can end in.
+VERDICTS = ("pass", "diverged", "stalled", "aborted", "record-failed",
+            "timeout")
+
+#: QEMU replay error messages (7.2 and later) that mean the replay left
+#: the recorded path.  Later releases add "(insn total T/L left, event E
+#: is NAME)" to them; :func:`parse_replay_error` extracts those fields.
+REPLAY_SYNC_ERRORS = (
+    "Missing character write event",
+    "Missing character read all event",
+    "Missing random event",
+    "Missing audio out event",
+    "Missing audio in event",
+    "Exception not in log",
+    "Playback shouldn't have to iowait",
+    "Replay: unknown event kind",
+    "error reading the replay data",
+    "replay read error",
+    "Replay: invalid input log file version",
+)
+
+_SYNC_DETAIL = re.compile(r"insn total (?P<icount>-?\d+)/(?P<left>-?\d+) left,"
+                          r" event (?P<event>\d+) is (?P<name>[\w-]+)")
+
+
+@dataclass
+class ReplayError:
+    """A replay error QEMU printed, parsed."""
+
+    message: str
+    icount: int | None = None
+    instructions_left: int | None = None
+    event_index: int | None = None
+    event_name: str | None = None
+
+
+def parse_replay_error(stderr: str) -> ReplayError | None:
+    """Find the first known replay error in QEMU's stderr."""
+    for line in stderr.splitlines():
+        if any(msg in line for msg in REPLAY_SYNC_ERRORS):
+            error = ReplayError(message=line.strip())
+            detail = _SYNC_DETAIL.search(line)
+            if detail:
+                error.icount = int(detail["icount"])
+                error.instructions_left = int(detail["left"])
+                error.event_index = int(detail["event"])
+                error.event_name = detail["name"]
+            return error
+    return None
+
+
+@dataclass
+class ConsoleDiff:
+    """Where two console transcripts first differ."""
+
+    line_number: int          # 1-based
+    recorded_line: str | None  # None: the recording has no such line
+    replayed_line: str | None
+    recorded_context: list[str]
+    replayed_context: list[str]
+
+    def describe(self) -> str:
+        def show(lines, marker_line):
+            out = []
+            first = self.line_number - len(lines) + (marker_line is not None)
+            for number, line in enumerate(lines, max(first, 1)):
+                mark = ">" if number == self.line_number else " "
+                out.append(f"  {mark}{number:6d}: {line}")
+            if marker_line is None:
+                out.append(f"  >{self.line_number:6d}: <end of transcript>")
+            return "\n".join(out)
+        return (f"first difference at console line {self.line_number}\n"
+                f"recorded:\n{show(self.recorded_context, self.recorded_line)}"
+                f"\nreplayed:\n{show(self.replayed_context, self.replayed_line)}")
+
+
+def compare_consoles(recorded: bytes, replayed: bytes,
+                     context: int = 3) -> ConsoleDiff | None:
+    """None when byte-identical, else the first differing line."""
+    if recorded == replayed:
+        return None
+    rec = recorded.decode("utf-8", "replace").split("\n")
+    rep = replayed.decode("utf-8", "replace").split("\n")
+    index = 0
+    while index < min(len(rec), len(rep)) and rec[index] == rep[index]:
+        index += 1
+    start = max(0, index - context)
+
+    def clean(lines):
+        return [line.rstrip("\r") for line in lines]
+    return ConsoleDiff(
+        line_number=index + 1,
+        recorded_line=rec[index].rstrip("\r") if index < len(rec) else None,
+        replayed_line=rep[index].rstrip("\r") if index < len(rep) else None,
+        recorded_context=clean(rec[start:index + 1]),
+        replayed_context=clean(rep[start:index + 1]))
+
+
+@dataclass
+class Check:
+    """One of the comparisons a verdict is made of."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    """The outcome of a record/replay pair (JSON-friendly)."""
+
+    verdict: str
+    reason: str = ""
+    checks: list[Check] = field(default_factory=list)
+    recorded_icount: int | None = None
+    replay_icount: int | None = None
+    log_icount: int | None = None
+    log_events: int | None = None
+    console_equal: bool | None = None
+    console_diff: ConsoleDiff | None = None
+    replay_error: ReplayError | None = None
+    record_time: float | None = None
+    replay_time: float | None = None
+    log_size: int | None = None
+    qemu_version: str | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    @property
+    def overhead(self) -> float | None:
+        """Replay time over record time."""
+        if self.record_time and self.replay_time is not None:
+            return self.replay_time / self.record_time
+        return None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["overhead"] = self.overhead
+        return data
+
+    def summary(self) -> str:
+        """A human-readable multi-line account of the verdict."""
+        lines = [f"verdict: {self.verdict}" +
+                 (f" ({self.reason})" if self.reason else "")]
+        for check in self.checks:
+            lines.append(f"  [{'ok' if check.passed else 'FAIL'}] "
+                         f"{check.name}: {check.detail}")
+        if self.console_diff:
+            lines.append(self.console_diff.describe())
+        if self.replay_error:
+            lines.append(f"QEMU replay error: {self.replay_error.message}")
+        return "\n".join(lines)
