@@ -1,0 +1,104 @@
+# avocado-rr: record/replay tests for QEMU.
+#
+#   make check            the project's own tests (unit + real record/replay)
+#   make check-avocado    the whole replay suite through avocado run
+#
+# Each target sets up what it needs: the venv, Debian's QEMU emulators
+# (apt-get when root, otherwise the exact command is printed) and the
+# kernel assets (Debian packages, fetched into the asset cache).
+#
+# Variables:
+#   AVOCADO_TAGS="arch:x86_64 machine:virt"  select tests (space = OR,
+#                                            comma = AND, as in QEMU)
+#   AVOCADO_TESTS=tests/avocado/replay_kernel.py
+#   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
+#   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
+#   AVOCADO_PARALLEL=N                       tests run at once (nproc)
+#   AVOCADO_RR_CACHE_DIR=...                 asset cache
+#                                            ($XDG_CACHE_HOME/avocado-rr)
+
+PYTHON ?= python3
+VENV ?= build/venv
+VENV_PY := $(VENV)/bin/python
+RESULTS_DIR ?= build/results
+AVOCADO_TESTS ?= tests/avocado/replay_kernel.py
+AVOCADO_SHOW ?= app
+AVOCADO_PARALLEL ?= $(shell nproc)
+PYTEST_ARGS ?=
+
+# Debian packages that provide what the suite runs
+APT_PACKAGES := qemu-system-x86 qemu-system-arm qemu-system-ppc \
+	qemu-system-s390x qemu-system-mips qemu-utils cpio genisoimage
+QEMU_PROBES := qemu-system-x86_64 qemu-system-i386 qemu-system-aarch64 \
+	qemu-system-arm qemu-system-ppc64 qemu-system-s390x \
+	qemu-system-mips64el qemu-system-mipsel qemu-img cpio isoinfo
+
+ifdef QEMU_BIN
+export AVOCADO_RR_QEMU_BIN := $(abspath $(QEMU_BIN))
+endif
+ifdef QEMU_BUILD_DIR
+export AVOCADO_RR_QEMU_BUILD_DIR := $(abspath $(QEMU_BUILD_DIR))
+endif
+
+ifdef AVOCADO_TAGS
+AVOCADO_TAG_ARGS := $(addprefix -t ,$(AVOCADO_TAGS))
+ASSET_TAG_ARGS := $(addprefix --tags ,$(AVOCADO_TAGS))
+else
+AVOCADO_TAG_ARGS :=
+ASSET_TAG_ARGS :=
+endif
+
+# the tests import avocado_rr from the checkout: Avocado's static
+# resolver only finds base classes in real sys.path directories
+RUN := PYTHONPATH=$(CURDIR) $(VENV)/bin
+
+.PHONY: all venv qemu assets check check-unit check-avocado bench clean help
+
+all: help
+
+help:
+	@sed -n '2,20p' Makefile | sed 's/^# \{0,1\}//'
+
+$(VENV)/.stamp: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install -q --upgrade "pip>=23" "setuptools<81" wheel
+	$(VENV_PY) -m pip install -q -e '.[test]' \
+	    --config-settings editable_mode=compat
+	touch $@
+
+venv: $(VENV)/.stamp
+
+qemu:
+	@missing=""; for p in $(QEMU_PROBES); do \
+	    command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "missing:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	    else \
+	        echo "run as root: apt-get install $(APT_PACKAGES)"; exit 1; \
+	    fi; \
+	fi
+
+assets: venv
+	$(RUN)/avocado-rr assets fetch $(ASSET_TAG_ARGS)
+
+check-unit: venv qemu
+	$(RUN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+check: venv qemu assets
+	$(RUN)/python -m pytest -q tests/unit tests/functional $(PYTEST_ARGS)
+
+check-avocado: venv qemu assets
+	mkdir -p $(RESULTS_DIR)
+	$(RUN)/avocado --show=$(AVOCADO_SHOW) run \
+	    --job-results-dir=$(RESULTS_DIR) --disable-sysinfo \
+	    --max-parallel-tasks=$(AVOCADO_PARALLEL) \
+	    $(AVOCADO_TAG_ARGS) $(AVOCADO_TESTS)
+
+bench: venv qemu assets
+	$(RUN)/python benchmarks/bench_harness.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,189 @@
+"""The ``avocado-rr`` command: record, replay and check pairs by hand.
+
+Uses the same engine and verdict as the Avocado tests.  ``--json`` prints
+one JSON object; the exit status is 0 only for a pass (or a recording
+that was made, for ``record``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+
+from avocado_rr.engine import BootSpec, RecordFailed, Recording, RecordReplay
+from avocado_rr.machine import MachineError
+from avocado_rr.qemu_binary import QemuNotFound, find_qemu
+from avocado_rr.verdict import Verdict
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
+    boot = parser.add_argument_group("what to boot")
+    boot.add_argument("--arch", required=True,
+                      help="target architecture, e.g. x86_64, aarch64")
+    boot.add_argument("--machine", required=True, help="QEMU -machine")
+    boot.add_argument("--cpu", help="QEMU -cpu")
+    boot.add_argument("--memory", default="512", help="QEMU -m (512)")
+    boot.add_argument("--kernel", required=True,
+                      help="kernel: a path or an asset name")
+    boot.add_argument("--initrd", help="initrd: a path or an asset name")
+    boot.add_argument("--dtb", help="device tree: a path or an asset name")
+    boot.add_argument("--append", default="", help="kernel command line")
+    boot.add_argument("--pattern", required=True,
+                      help="console line (substring) that ends the recording")
+    boot.add_argument("--shift", type=int, default=7,
+                      help="icount shift (7)")
+    boot.add_argument("--qemu-arg", action="append", default=[],
+                      metavar="ARG", help="extra QEMU argument (repeatable; "
+                      "use --qemu-arg=-foo for arguments starting with -)")
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--qemu-bin", help="QEMU binary to use")
+    parser.add_argument("--qemu-build-dir", help="QEMU build tree to use")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="wall-clock limit per phase in seconds (120)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log what is run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avocado-rr",
+        description="QEMU record/replay: record a run, replay it, and check "
+                    "that the replay reproduces it.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    record = sub.add_parser("record", help="record a boot up to a console "
+                            "pattern; writes RRFILE, RRFILE.json and "
+                            "RRFILE.console")
+    _add_boot_arguments(record)
+    _add_common_arguments(record)
+    record.add_argument("--rrfile", required=True, help="replay log to write")
+
+    replay = sub.add_parser("replay", help="replay RRFILE against what its "
+                            "recording saw")
+    _add_common_arguments(replay)
+    replay.add_argument("--rrfile", required=True, help="replay log to replay")
+    replay.add_argument("--stall-timeout", type=float, default=10.0,
+                        help="seconds without icount progress before the "
+                        "replay counts as stalled (10)")
+
+    check = sub.add_parser("check", help="record, then replay, then judge")
+    _add_boot_arguments(check)
+    _add_common_arguments(check)
+    check.add_argument("--rrfile", help="replay log to write (default: "
+                       "replay.bin in --outdir)")
+    check.add_argument("--outdir", help="where artifacts go (default: a new "
+                       "directory under /tmp)")
+    check.add_argument("--stall-timeout", type=float, default=10.0,
+                       help="seconds without icount progress before the "
+                       "replay counts as stalled (10)")
+
+    for name, module in (("dump", "avocado_rr.replaylog.dumpcli"),
+                         ("assets", "avocado_rr.assetscli")):
+        _add_delegate(sub, name, module)
+    return parser
+
+
+def _add_delegate(sub, name: str, module_name: str) -> None:
+    """Mount a subcommand implemented by another module, when present."""
+    try:
+        module = __import__(module_name, fromlist=["add_arguments", "run"])
+    except ImportError:
+        return
+    parser = sub.add_parser(name, help=(module.__doc__ or "").split("\n")[0])
+    module.add_arguments(parser)
+    parser.set_defaults(delegate=module.run)
+
+
+def _spec(args) -> BootSpec:
+    from avocado_rr import assets
+
+    def resolve(value):
+        return os.fspath(assets.resolve_asset(value)) if value else None
+    return BootSpec(arch=args.arch, machine=args.machine, cpu=args.cpu,
+                    memory=args.memory, kernel=resolve(args.kernel),
+                    initrd=resolve(args.initrd), dtb=resolve(args.dtb),
+                    append=args.append, shift=args.shift,
+                    extra_args=list(args.qemu_arg))
+
+
+def _emit(args, verdict: Verdict, extra: dict | None = None) -> int:
+    data = verdict.to_dict()
+    data.update(extra or {})
+    if args.json:
+        print(json.dumps(data, default=str))
+    else:
+        print(verdict.summary())
+        for key in ("recorded_icount", "replay_icount", "log_icount",
+                    "record_time", "replay_time", "overhead", "log_size"):
+            if data.get(key) is not None:
+                print(f"  {key}: {data[key]}")
+        for key, value in (extra or {}).items():
+            print(f"  {key}: {value}")
+    return EXIT_PASS if verdict.passed else EXIT_FAIL
+
+
+def _record(args, engine: RecordReplay, spec: BootSpec) -> int:
+    try:
+        recording = engine.record(spec, args.pattern, timeout=args.timeout,
+                                  rrfile=args.rrfile)
+    except RecordFailed as failure:
+        return _emit(args, failure.verdict)
+    verdict = Verdict("pass", recorded_icount=recording.icount,
+                      record_time=recording.record_time,
+                      log_size=os.path.getsize(recording.rrfile),
+                      qemu_version=recording.qemu_version)
+    return _emit(args, verdict, {"rrfile": recording.rrfile,
+                                 "console": recording.console,
+                                 "metadata": recording.sidecar})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "delegate", None):
+        return args.delegate(args)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.command == "replay":
+            recording = Recording.load(os.path.abspath(args.rrfile))
+            qemu = find_qemu(recording.spec.arch, args.qemu_bin or
+                             recording.qemu_path, args.qemu_build_dir)
+            engine = RecordReplay(qemu, os.path.dirname(recording.rrfile))
+            verdict = engine.replay(recording, args.timeout,
+                                    args.stall_timeout)
+            return _emit(args, verdict)
+        spec = _spec(args)
+        qemu = find_qemu(spec.arch, args.qemu_bin, args.qemu_build_dir)
+        if args.command == "record":
+            outdir = os.path.dirname(os.path.abspath(args.rrfile))
+            return _record(args, RecordReplay(qemu, outdir), spec)
+        outdir = args.outdir or (os.path.dirname(os.path.abspath(args.rrfile))
+                                 if args.rrfile else
+                                 tempfile.mkdtemp(prefix="avocado-rr-"))
+        engine = RecordReplay(qemu, outdir)
+        verdict = engine.check(spec, args.pattern, timeout=args.timeout,
+                               stall_timeout=args.stall_timeout,
+                               rrfile=args.rrfile)
+        return _emit(args, verdict, {"outdir": engine.outdir})
+    except (QemuNotFound, FileNotFoundError, MachineError) as details:
+        print(f"avocado-rr: error: {details}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("avocado-rr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Avocado test base classes for QEMU record/replay.
+
+A kernel record/replay test is a subclass that names what to boot and
+calls :meth:`ReplayKernelTest.run_record_replay`::
+
+    class X86_64Pc(ReplayKernelTest):
+        \"\"\"
+        :avocado: tags=arch:x86_64,machine:pc
+        \"\"\"
+        kernel = "kernel-x86_64"
+        append = "console=ttyS0"
+        console_pattern = "Kernel command line"
+
+        def test_record_replay(self):
+            self.run_record_replay()
+
+``arch``, ``machine`` and ``cpu`` come from the test parameters, then the
+class attributes, then the unique ``arch:``/``machine:``/``cpu:`` tags.
+The work is done by :class:`avocado_rr.engine.RecordReplay`; this class
+only adds Avocado's parameters, logging, assets and status mapping.
+
+Parameters (``-p`` or yaml-to-mux): ``qemu_bin``, ``qemu_build_dir``,
+``icount_shift``, ``stall_timeout``, ``keep_artifacts`` (keep the replay
+log of a passing test), ``arch``, ``machine``, ``cpu``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from avocado import Test
+
+from avocado_rr import assets
+from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
+from avocado_rr.engine import BootSpec, RecordReplay
+from avocado_rr.qemu_binary import QemuBinary, QemuNotFound, find_qemu
+from avocado_rr.verdict import Verdict
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    """A QEMU bug that makes a test fail in a known way.
+
+    The test still runs.  When the QEMU under test is one of ``versions``
+    (``(major, minor)`` pairs) and the failure matches (same verdict and
+    ``match`` found in the reason), the test ends in WARN, reporting the
+    failure; if it passes, or fails differently, the test FAILs so that a
+    fixed or changed QEMU is noticed.
+    """
+
+    versions: tuple[tuple[int, int], ...]
+    verdict: str
+    match: str
+    reason: str
+
+    def applies_to(self, qemu: QemuBinary) -> bool:
+        return tuple(qemu.version[:2]) in self.versions
+
+    def matches(self, verdict: Verdict) -> bool:
+        text = verdict.reason + (verdict.replay_error.message
+                                 if verdict.replay_error else "")
+        return verdict.verdict == self.verdict and self.match in text
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "yes", "true", "on")
+
+
+class ReplayTestBase(Test):
+    """What every record/replay test needs: QEMU, assets, artifacts."""
+
+    timeout = 300
+    arch: str | None = None
+    machine: str | None = None
+    cpu: str | None = None
+    known_failure: KnownFailure | None = None
+
+    def _tag_value(self, key: str) -> str | None:
+        values = self.tags.get(key) or set()
+        return next(iter(values)) if len(values) == 1 else None
+
+    def _setting(self, key: str, default=None):
+        value = self.params.get(key, default=None)
+        if value is None:
+            value = getattr(self, key, None)
+        if value is None:
+            value = self._tag_value(key)
+        return default if value is None else value
+
+    def setUp(self):
+        self.rr: RecordReplay | None = None
+        self.arch = self._setting("arch")
+        self.machine = self._setting("machine")
+        self.cpu = self._setting("cpu")
+        if not self.arch or not self.machine:
+            self.error(f"{type(self).__name__} names no arch/machine "
+                       f"(class attributes, parameters or tags)")
+        try:
+            self.qemu = find_qemu(
+                self.arch,
+                self.params.get("qemu_bin", default=None),
+                self.params.get("qemu_build_dir", default=None))
+        except QemuNotFound as details:
+            self.cancel(str(details))
+        self.log.info("QEMU under test: %s (%s)", self.qemu.path,
+                      self.qemu.version_line)
+        self.keep_artifacts = (
+            str(self.params.get("keep_artifacts", default="")).lower()
+            in ("1", "yes", "true", "on") or
+            _env_flag("AVOCADO_RR_KEEP_ARTIFACTS"))
+
+    def fetch(self, name_or_path: str | None) -> str | None:
+        """A verified local path for a catalogue asset (or a plain path)."""
+        if not name_or_path:
+            return None
+        path = assets.resolve_asset(name_or_path)
+        self.log.info("asset %s: %s", name_or_path, path)
+        return os.fspath(path)
+
+    def tearDown(self):
+        # Runs even after a timeout, possibly while the test thread still
+        # drives QEMU: kill it first, then the artifacts are final.
+        if getattr(self, "rr", None) is not None:
+            self.rr.close()
+
+    def conclude(self, verdict: Verdict) -> None:
+        """Log the verdict and turn it into the test's status."""
+        self.whiteboard = json.dumps(verdict.to_dict(), default=str)
+        for line in verdict.summary().splitlines():
+            self.log.info(line)
+        if verdict.record_time is not None:
+            self.log.info("record %.2fs, replay %s, overhead %s, icount %s, "
+                          "log %s bytes", verdict.record_time,
+                          _fmt(verdict.replay_time, "{:.2f}s"),
+                          _fmt(verdict.overhead, "{:.2f}x"),
+                          verdict.recorded_icount, verdict.log_size)
+        known = self.known_failure
+        if known is not None and known.applies_to(self.qemu):
+            self._conclude_known_failure(known, verdict)
+            return
+        if verdict.passed:
+            self._discard_bulky_artifacts()
+            return
+        self.fail(f"record/replay {verdict.verdict}: {verdict.reason}")
+
+    def _conclude_known_failure(self, known: KnownFailure,
+                                verdict: Verdict) -> None:
+        if known.matches(verdict):
+            # a WARN: visible in the results, not a red job
+            self.log.warning("KNOWN FAILURE on QEMU %s reproduced (%s): %s",
+                             self.qemu.version_string, known.reason,
+                             verdict.reason)
+            return
+        if verdict.passed:
+            self.fail(f"known failure did not happen on QEMU "
+                      f"{self.qemu.version_string}: expected {known.verdict} "
+                      f"matching {known.match!r} ({known.reason}); the bug "
+                      f"may be fixed: update the test's known_failure")
+        self.fail(f"known failure changed on QEMU {self.qemu.version_string}:"
+                  f" expected {known.verdict} matching {known.match!r}, got "
+                  f"{verdict.verdict}: {verdict.reason}")
+
+    def _discard_bulky_artifacts(self) -> None:
+        if self.keep_artifacts or self.rr is None:
+            return
+        rrfile = self.rr.path("replay.bin")
+        if os.path.exists(rrfile):
+            os.unlink(rrfile)
+            self.log.info("passed: removed %s (keep_artifacts=1 keeps it)",
+                          rrfile)
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else spec.format(value)
+
+
+class ReplayKernelTest(ReplayTestBase):
+    """Record a kernel boot up to a console line, replay it, compare."""
+
+    #: asset name (configs/assets.yaml) or path of the kernel
+    kernel: str | None = None
+    initrd: str | None = None
+    dtb: str | None = None
+    #: kernel command line
+    append: str = ""
+    #: the console line that ends the recording (substring or compiled re)
+    console_pattern: str | re.Pattern = "Kernel command line"
+    failure_patterns = DEFAULT_FAILURE_PATTERNS
+    #: ``-icount shift=``
+    shift: int = 7
+    memory: str = "512"
+    extra_args: tuple[str, ...] = ()
+    #: seconds without icount progress before a replay counts as stalled
+    stall_timeout: float = 10.0
+
+    def boot_spec(self) -> BootSpec:
+        """The machine to record and replay, from attributes and params."""
+        return BootSpec(
+            arch=self.arch, machine=self.machine, cpu=self.cpu,
+            kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
+            dtb=self.fetch(self.dtb), append=self.append,
+            shift=int(self.params.get("icount_shift", default=self.shift)),
+            memory=str(self.memory), extra_args=list(self.extra_args))
+
+    def run_record_replay(self) -> Verdict:
+        """Record, replay, judge; FAIL with the reason on any mismatch."""
+        if not self.kernel:
+            self.error(f"{type(self).__name__} names no kernel")
+        spec = self.boot_spec()
+        self.rr = RecordReplay(self.qemu, self.outputdir, log=self.log)
+        wall = max(self.timeout / 2 - 5, 10)
+        verdict = self.rr.check(
+            spec, self.console_pattern, self.failure_patterns,
+            timeout=wall,
+            stall_timeout=float(self.params.get(
+                "stall_timeout", default=self.stall_timeout)))
+        self.conclude(verdict)
+        return verdict
