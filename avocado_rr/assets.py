@@ -484,13 +484,7 @@ class Catalogue:
                 f"asset {spec.name}: Debian's index gives {entry.package} "
                 f"{entry.version} sha256 {info.sha256}, the lock expects "
                 f"{entry.deb_sha256}", entry.deb_sha256, info.sha256)
-        if progress:
-            progress(0, info.size)
-        deb = apt.download(info, deb.parent,
-                           show_progress=progress is not None)
-        if progress:
-            progress(info.size, info.size)
-        return deb
+        return apt.download(info, deb.parent, progress)
 
     @staticmethod
     def _move_aside(path: Path, why: str) -> Path:
@@ -520,10 +514,7 @@ class Catalogue:
             deb_dir = self.cache / "debs" / spec.arch
             deb = deb_dir / info.deb_name
             if not (deb.is_file() and sha256_file(deb) == info.sha256):
-                if progress:
-                    progress(0, info.size)
-                deb = apt.download(info, deb_dir,
-                                   show_progress=progress is not None)
+                deb = apt.download(info, deb_dir, progress)
             tree = self.cache / "pkgs" / spec.arch / LockEntry(
                 info.name, info.version, spec.arch, "", "", "").tree_name
             with file_lock(self.cache / "locks" / f"{tree.name}.lock"):

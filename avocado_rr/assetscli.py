@@ -118,10 +118,11 @@ def _verify(cat: Catalogue, names: list[str]) -> int:
 
 
 def _lock(cat: Catalogue, names: list[str]) -> int:
-    new = cat.lock(names, progress=StderrProgress("lock"))
-    for name, entry in new.items():
-        print(f"{name}: {entry.package} {entry.version} {entry.member} "
-              f"sha256 {entry.sha256}")
+    for name in names:
+        new = cat.lock([name], progress=StderrProgress(name))
+        for entry in new.values():
+            print(f"{name}: {entry.package} {entry.version} "
+                  f"{entry.member} sha256 {entry.sha256}")
     print(f"wrote {cat.lock_path}")
     return 0
 

@@ -14,15 +14,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from avocado_rr.download import file_lock, sha256_file
+from avocado_rr.download import Progress, file_lock, sha256_file
 
 LOG = logging.getLogger("avocado_rr.debian")
 
 #: An index older than this is refreshed before resolving a package.
 INDEX_MAX_AGE = 24 * 3600
+#: ... and one that partly failed to update is retried after this.
+RETRY_PARTIAL = 3600
 
 
 class AptError(Exception):
@@ -115,13 +118,12 @@ class AptArch:
         return opts
 
     def _run(self, tool: str, *args: str, cwd: Path | None = None,
-             check: bool = True,
-             capture: bool = True) -> subprocess.CompletedProcess:
+             check: bool = True) -> subprocess.CompletedProcess:
         cmd = [tool, *self.options(), *args]
         LOG.debug("running %s", " ".join(cmd))
         proc = subprocess.run(cmd, cwd=cwd, text=True, check=False,
-                              stdout=subprocess.PIPE if capture else None,
-                              stderr=subprocess.PIPE if capture else None,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE,
                               env={**os.environ, "LC_ALL": "C.UTF-8"})
         if check and proc.returncode != 0:
             raise AptError(f"{tool} {' '.join(args)} failed for "
@@ -163,9 +165,14 @@ class AptArch:
                                    f"loaded no index: "
                                    f"{proc.stderr.strip()}")
                 LOG.warning("apt-get update for %s partly failed, using "
-                            "the indexes that loaded: %s", self.arch,
+                            "the indexes that loaded (retrying in an hour "
+                            "at the latest): %s", self.arch,
                             proc.stderr.strip())
+                stamp = time.time() - INDEX_MAX_AGE + RETRY_PARTIAL
+            else:
+                stamp = time.time()
             (self.root / "updated").touch()
+            os.utime(self.root / "updated", (stamp, stamp))
 
     def show(self, package: str, version: str | None = None) -> PackageInfo:
         """The index record of ``package`` (candidate or given version)."""
@@ -211,16 +218,26 @@ class AptArch:
         return info
 
     def download(self, info: PackageInfo, dest: Path,
-                 show_progress: bool = False) -> Path:
-        """Download ``info`` into ``dest`` (atomically), checked by sha256."""
+                 progress: Progress | None = None) -> Path:
+        """Download ``info`` into ``dest`` (atomically), checked by sha256.
+
+        ``progress(done, total)`` is called a few times a second while
+        apt-get downloads (by watching the file grow).
+        """
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / info.deb_name
-        tmpdir = Path(tempfile_dir(dest))
+        tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest))
+        done = threading.Event()
+        watcher = None
+        if progress:
+            watcher = threading.Thread(target=_watch, daemon=True,
+                                       args=(tmpdir, info.size, progress,
+                                             done))
+            watcher.start()
         try:
             self._run("apt-get", "-q", "download",
-                      f"{info.name}={info.version}", cwd=tmpdir,
-                      capture=not show_progress)
+                      f"{info.name}={info.version}", cwd=tmpdir)
             got = list(tmpdir.glob("*.deb"))
             if len(got) != 1:
                 raise AptError(f"apt-get download {info.name} produced "
@@ -231,13 +248,26 @@ class AptArch:
                                f"match the index's {info.sha256}")
             os.replace(got[0], final)
         finally:
+            done.set()
+            if watcher:
+                watcher.join()
             shutil.rmtree(tmpdir, ignore_errors=True)
+        if progress:
+            progress(info.size, info.size)
         return final
 
 
-def tempfile_dir(parent: Path) -> str:
-    """A fresh temporary directory inside ``parent`` (same filesystem)."""
-    return tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+def _watch(tmpdir: Path, total: int, progress: Progress,
+           done: threading.Event) -> None:
+    """Report the growing size of the files in ``tmpdir``."""
+    while not done.wait(0.2):
+        size = 0
+        for path in tmpdir.glob("*"):
+            try:
+                size += path.stat().st_size
+            except OSError:
+                pass
+        progress(min(size, total), total)
 
 
 def extract(deb: Path, dest: Path) -> Path:
@@ -249,7 +279,7 @@ def extract(deb: Path, dest: Path) -> Path:
     if dest.is_dir():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile_dir(dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
     try:
         proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)],
                               text=True, stdout=subprocess.PIPE,

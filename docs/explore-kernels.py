@@ -157,15 +157,22 @@ def run_case(name: str, cat: Catalogue, pattern: str, shift: int,
                     res["record_tail"] = console.read_text(
                         errors="replace")[-300:] if console.exists() else ""
                     return res
-                qmp = qmp_connect(sock)
-                qmp.cmd("stop")
-                res["icount"] = qmp.cmd("query-replay").get(
-                    "icount")
                 try:
-                    qmp.cmd("quit")
-                except Exception:  # noqa: BLE001 - quit closes the socket
-                    pass
-                qmp.close()
+                    qmp = qmp_connect(sock, timeout=2)
+                except Exception:  # noqa: BLE001 - gone already?
+                    if proc.poll() is None:
+                        raise
+                    # e.g. panic=-1 -no-reboot right after the pattern
+                    res["ended_by"] = f"guest (exit {proc.returncode})"
+                else:
+                    qmp.cmd("stop")
+                    res["icount"] = qmp.cmd("query-replay").get("icount")
+                    try:
+                        qmp.cmd("quit")
+                    except Exception:  # noqa: BLE001 - quit closes it
+                        pass
+                    qmp.close()
+                    res["ended_by"] = "qmp quit"
                 proc.wait(timeout=30)
             else:
                 try:

@@ -327,6 +327,18 @@ class TestDebian:
         leftovers = list((cache / "pkgs" / "amd64").glob(".tmp-*"))
         assert leftovers == []
 
+    def test_download_progress(self, tmp_path, bb_cat):
+        cache = tmp_path / "fresh-cache"
+        (cache / "apt").mkdir(parents=True)
+        (cache / "apt" / "amd64").symlink_to(bb_cat.cache / "apt" / "amd64")
+        cat = Catalogue.load(tmp_path / "assets.yaml", cache=cache)
+        seen = []
+        cat.fetch("bb", progress=lambda done, total: seen.append(
+            (done, total)))
+        size = seen[-1][1]
+        assert size > 100_000 and seen[-1] == (size, size)
+        assert all(done <= total for done, total in seen)
+
     def test_cli(self, bb_cat, tmp_path, capsys):
         common = ["--catalogue", str(tmp_path / "assets.yaml"),
                   "--cache-dir", str(bb_cat.cache)]
