@@ -1,6 +1,6 @@
 """Packaging for avocado-rr."""
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 setup(
     name="avocado-rr",
@@ -12,6 +12,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["avocado_rr", "avocado_rr.*"]),
     include_package_data=True,
+    ext_modules=[Extension("avocado_rr.replaylog._scan",
+                           ["avocado_rr/replaylog/_scan.c"], optional=True)],
     package_data={"avocado_rr": ["data/*"]},
     install_requires=[
         # avocado 113.0 imports pkg_resources, which setuptools 82 removed
