@@ -155,18 +155,45 @@ def events_around(path: str, index: int, context: int, *, id_table=None,
     return window
 
 
-def _render_tables(fmt: F.LogFormat) -> tuple[tuple, tuple]:
-    """Per-id line heads (``NAME(id)``) and constant payload texts."""
+# render styles of _scan.render() (S_* in _scan.c); 0: Python renders it
+_S_PY, _S_INSN, _S_STATIC, _S_ID, _S_HEX, _S_SIGNED = 0, 1, 2, 3, 4, 5
+_S_CHAR_WRITE, _S_NET, _S_RANDOM = 6, 7, 8
+
+
+def _render_style(ev: F.EventType) -> int:
+    if ev.kind == F.K_INSN:
+        return _S_INSN
+    if ev.kind == F.K_NONE:
+        return _S_STATIC
+    if ev.kind == F.K_QWORD:
+        if ev.group == "async":
+            return _S_ID
+        return _S_HEX if ev.group == "clock" else _S_SIGNED
+    if ev.kind == F.K_CHAR_WRITE:
+        return _S_CHAR_WRITE
+    if ev.kind == F.K_NET and ev.group == "async":
+        return _S_NET
+    if ev.kind == F.K_RANDOM:
+        return _S_RANDOM
+    return _S_PY
+
+
+def _render_tables(fmt: F.LogFormat) -> tuple[bytes, tuple, tuple]:
+    """Per-id render styles, line heads (``NAME(id)``) and constant
+    payload texts (of the events without payload)."""
+    styles = bytearray(256)
     heads = [None] * 256
     statics = [b""] * 256
     for ev in fmt.events:
+        styles[ev.id] = _render_style(ev)
         heads[ev.id] = f"{ev.name}({ev.id})".encode()
-        if ev.kind == F.K_NONE and ev.group != "async":
+        if ev.kind == F.K_NONE:
             sample = Event(0, 0, ev.id, ev.name, ev.group,
-                           {"cause": ev.arg, "checkpoint": ev.arg}, 0, 1)
+                           {"cause": ev.arg, "checkpoint": ev.arg,
+                            "kind": ev.arg}, 0, 1)
             text = payload_text(sample)
             statics[ev.id] = (" " + text).encode() if text else b""
-    return tuple(heads), tuple(statics)
+    return bytes(styles), tuple(heads), tuple(statics)
 
 
 def write_text(path: str, out: BinaryIO, *, id_table=None,
@@ -199,8 +226,7 @@ def _c_render(reader: LogReader, out: BinaryIO) -> None:
     first event the pure decoder must handle (END, a fault, the end)."""
     fmt = reader.format
     table = event_table(fmt)
-    kinds = fmt.kind_table()
-    heads, statics = _render_tables(fmt)
+    styles, heads, statics = _render_tables(fmt)
     f = reader._f
     f.seek(reader.offset)
     events, icount = reader.events, reader.icount
@@ -218,7 +244,7 @@ def _c_render(reader: LogReader, out: BinaryIO) -> None:
         n = len(buf)
         while True:
             text, p, events, icount, status = _scan.render(
-                buf, p, kinds, heads, statics, events, icount)
+                buf, p, styles, heads, statics, events, icount)
             out.write(text)
             if status == _MORE:
                 break

@@ -409,9 +409,13 @@ class LogReader:
                 if not more:
                     self._stop(index, icount, base + p)
                     name = table[buf[p]].name
-                    raise TruncatedLog(
-                        f"file ends inside {name} ({n - p} of its "
-                        f"bytes present)", base + p, index + 1) from None
+                    where = f"file ends inside {name} ({n - p} of its " \
+                            f"bytes present)"
+                    if self.header.unfinished:
+                        raise UnfinishedLog(
+                            self._unfinished_msg(index) + "; " + where,
+                            base + p, index + 1) from None
+                    raise TruncatedLog(where, base + p, index + 1) from None
                 buf = buf[p:] + more
                 base += p
                 p = 0
@@ -432,13 +436,16 @@ class LogReader:
         if self.ended and base + p < os.fstat(self._f.fileno()).st_size:
             raise BadPayload("data after EVENT_END", base + p, index + 1)
         if self.header.unfinished:
-            raise UnfinishedLog(
-                f"header version is 0: the recorder did not finish this log "
-                f"(killed, or still recording); {index} events decoded as "
-                f"{fmt.name}", base + p, index + 1)
+            raise UnfinishedLog(self._unfinished_msg(index), base + p,
+                                index + 1)
         if not self.ended:
             raise TruncatedLog(f"log ends after {index} events without "
                                f"EVENT_END", base + p, index + 1)
+
+    def _unfinished_msg(self, index: int) -> str:
+        return (f"header version is 0: the recorder did not finish this log "
+                f"(killed, or still recording); {index} events decoded as "
+                f"{self.format.name}")
 
     def _stop(self, index: int, icount: int, offset: int) -> None:
         self.events = index
