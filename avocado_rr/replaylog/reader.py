@@ -435,12 +435,24 @@ class LogReader:
         self._stop(index, icount, base + p)
         if self.ended and base + p < os.fstat(self._f.fileno()).st_size:
             raise BadPayload("data after EVENT_END", base + p, index + 1)
-        if self.header.unfinished:
+        if self.header.unfinished and not (self.ended and self.follow and
+                                           self._finished_meanwhile()):
             raise UnfinishedLog(self._unfinished_msg(index), base + p,
                                 index + 1)
         if not self.ended:
             raise TruncatedLog(f"log ends after {index} events without "
                                f"EVENT_END", base + p, index + 1)
+
+    def _finished_meanwhile(self) -> bool:
+        """Whether the recorder wrote the header version after END."""
+        deadline = time.monotonic() + self.follow_timeout
+        while True:
+            version = _U32.unpack(os.pread(self._f.fileno(), 4, 0))[0]
+            if version:
+                return version == self.format.version
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
     def _unfinished_msg(self, index: int) -> str:
         return (f"header version is 0: the recorder did not finish this log "
