@@ -35,15 +35,22 @@ FORMAT_VERSION = 1
 INIT_SCRIPT = Path(__file__).with_name("init.sh")
 
 #: modules an avocado-rr guest loads, per QEMU target: virtio disk and
-#: network, a cdrom (IDE on pc, AHCI on q35, virtio-scsi anywhere) and
-#: the ISO 9660 file system.  Built-in ones are skipped.
+#: network, a cdrom (virtio-scsi anywhere, IDE on pc) and the ISO 9660
+#: file system.  Built-in ones are skipped.
 GUEST_MODULES: dict[str, tuple[str, ...]] = {
     "x86_64": ("virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi",
-               "ata_piix", "ahci", "sr_mod", "isofs"),
+               "ata_piix", "sr_mod", "isofs"),
     "i386": ("virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi",
-             "ata_piix", "ahci", "sr_mod", "isofs"),
+             "ata_piix", "sr_mod", "isofs"),
     "aarch64": ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
                 "virtio_scsi", "sr_mod", "isofs"),
+}
+
+#: loaded when the kernel has them: AHCI (q35's IDE) is missing from
+#: Debian's cloud-amd64 kernel, where q35 takes a virtio-scsi cdrom
+GUEST_OPTIONAL_MODULES: dict[str, tuple[str, ...]] = {
+    "x86_64": ("ahci",),
+    "i386": ("ahci",),
 }
 
 _MODULE_SUFFIXES = (".ko", ".ko.xz")
@@ -138,10 +145,13 @@ class ModuleTree:
                                    if d]
         return self._depends[name]
 
-    def resolve(self, names: Iterable[str]) -> list[Path]:
+    def resolve(self, names: Iterable[str],
+                optional: Iterable[str] = ()) -> list[Path]:
         """Module files for ``names`` and their dependencies, load order.
 
-        Built-in modules are skipped; an unknown module is an error.
+        Built-in modules are skipped; an unknown module is an error,
+        except for the ``optional`` ones, which are left out when this
+        kernel has them neither as module nor built in.
         """
         order: list[str] = []
         visiting: set[str] = set()
@@ -164,6 +174,9 @@ class ModuleTree:
 
         for name in names:
             visit(module_name(name), None)
+        for name in optional:
+            if module_name(name) in self.modules:
+                visit(module_name(name), None)
         return [self.modules[name] for name in order]
 
 
@@ -251,18 +264,20 @@ def inputs_digest(busybox: str | Path, modules: Sequence[Path],
 def build_initramfs(busybox: str | Path, kernel_root: str | Path,
                     cache_dir: str | Path,
                     modules: Iterable[str] = (),
-                    init_script: str | Path = INIT_SCRIPT) -> Path:
+                    init_script: str | Path = INIT_SCRIPT,
+                    optional: Iterable[str] = ()) -> Path:
     """Build (or reuse) the initramfs for a kernel; return its path.
 
     :param busybox: the static busybox binary for the guest architecture
     :param kernel_root: extracted ``linux-image-*`` package
     :param cache_dir: where images are kept, named by the inputs' hash
     :param modules: module names to load (dependencies are added)
+    :param optional: modules loaded only if this kernel has them
     """
     busybox = Path(busybox)
     if not busybox.is_file():
         raise InitramfsError(f"busybox binary {busybox} does not exist")
-    module_files = ModuleTree(kernel_root).resolve(modules)
+    module_files = ModuleTree(kernel_root).resolve(modules, optional)
     digest = inputs_digest(busybox, module_files, init_script)
     cache_dir = Path(cache_dir)
     target = cache_dir / f"initramfs-{digest[:16]}.cpio.gz"
@@ -288,10 +303,33 @@ def build_for_arch(arch: str, busybox: str | Path, kernel_root: str | Path,
         raise InitramfsError(f"no guest module list for arch {arch!r}; "
                              f"known: {', '.join(sorted(GUEST_MODULES))}")
     return build_initramfs(busybox, kernel_root, cache_dir,
-                           GUEST_MODULES[arch])
+                           GUEST_MODULES[arch],
+                           optional=GUEST_OPTIONAL_MODULES.get(arch, ()))
 
 
-__all__ = ["GUEST_MODULES", "INIT_SCRIPT", "InitramfsError", "ModuleTree",
-           "build_for_arch", "build_initramfs", "initramfs_bytes",
+def build_initramfs_for(catalogue, arch: str,
+                        cache_dir: str | Path | None = None) -> Path:
+    """The initramfs for QEMU target ``arch`` from the asset catalogue.
+
+    Uses the catalogue's ``kernel-<arch>`` package tree (for its modules)
+    and ``busybox-<debian arch>``; the image is cached under
+    ``<asset cache>/initramfs`` unless ``cache_dir`` is given.
+
+    :param catalogue: an :class:`avocado_rr.assets.Catalogue`
+    """
+    from avocado_rr import assets  # pylint: disable=import-outside-toplevel
+    if arch not in assets.QEMU_TO_DEBIAN:
+        raise InitramfsError(f"no Debian architecture for QEMU target "
+                             f"{arch!r}")
+    kernel_root = catalogue.package_root(f"kernel-{arch}")
+    busybox = catalogue.fetch(f"busybox-{assets.QEMU_TO_DEBIAN[arch]}")
+    if cache_dir is None:
+        cache_dir = assets.cache_dir() / "initramfs"
+    return build_for_arch(arch, busybox, kernel_root, cache_dir)
+
+
+__all__ = ["GUEST_MODULES", "GUEST_OPTIONAL_MODULES", "INIT_SCRIPT",
+           "InitramfsError", "ModuleTree", "build_for_arch",
+           "build_initramfs", "build_initramfs_for", "initramfs_bytes",
            "inputs_digest", "kernel_image", "kernel_release",
            "make_archive", "module_name", "read_modinfo"]

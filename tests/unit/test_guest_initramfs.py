@@ -1,75 +1,29 @@
 """The initramfs builder, on Debian's real busybox-static and kernel.
 
-The packages (busybox-static, the kernel behind linux-image-amd64) are
-fetched once with apt-get into a private apt state and cached under
-$AVOCADO_RR_TEST_ASSETS (default build/test-assets/guest).
+The packages come from the project's asset catalogue (configs/assets.yaml
+and assets.lock: kernel-x86_64 is Debian's cloud-amd64 kernel), fetched
+and cached by avocado_rr.assets.
 """
 
 import gzip
-import os
-import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
+from avocado_rr import assets as rr_assets
 from avocado_rr.guest import initramfs
 from avocado_rr.guest.initramfs import InitramfsError
 
-ROOT = Path(__file__).resolve().parents[2]
-ARCH = "amd64"
 
-
-def _apt(state: Path, *args: str, cwd: Path | None = None) -> str:
-    opts = [f"-oAPT::Architecture={ARCH}", f"-oAPT::Architectures={ARCH}",
-            f"-oDir::State::Lists={state}/lists",
-            f"-oDir::Cache={state}/cache"]
-    proc = subprocess.run(["apt-get", *opts, *args], cwd=cwd, text=True,
-                          capture_output=True)
-    if proc.returncode and args[0] != "update":
-        raise RuntimeError(f"apt-get {' '.join(args)}: {proc.stderr}")
-    return proc.stdout
-
-
-def _package(cache: Path, name: str) -> Path:
-    """Download and extract a package (once); return its tree."""
-    state = cache / "apt"
-    if not (state / "lists/partial").is_dir():
-        (state / "lists/partial").mkdir(parents=True)
-        (state / "cache/archives/partial").mkdir(parents=True)
-        _apt(state, "update")
-    debs = cache / "debs"
-    debs.mkdir(exist_ok=True)
-    found = sorted(debs.glob(f"{name}_*.deb"))
-    if not found:
-        _apt(state, "download", name, cwd=debs)
-        found = sorted(debs.glob(f"{name}_*.deb"))
-    deb = found[-1]
-    root = cache / "roots" / deb.name
-    if not root.is_dir():
-        tmp = cache / "roots" / (deb.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True)
-        tmp.rename(root)
-    return root
+@pytest.fixture(scope="module")
+def catalogue():
+    return rr_assets.Catalogue.load()
 
 
 @pytest.fixture(scope="module")
-def assets():
-    cache = Path(os.environ.get("AVOCADO_RR_TEST_ASSETS",
-                                ROOT / "build/test-assets/guest"))
-    cache.mkdir(parents=True, exist_ok=True)
-    busybox = _package(cache, "busybox-static") / "bin/busybox"
-    meta = _package(cache, "linux-image-amd64")
-    depends = subprocess.run(
-        ["dpkg-deb", "-f", str(next((cache / "debs").glob(
-            "linux-image-amd64_*.deb"))), "Depends"],
-        check=True, text=True, capture_output=True).stdout
-    kernel = re.match(r"(linux-image-[^\s,(]+)", depends).group(1)
-    assert meta.is_dir()
-    return busybox, _package(cache, kernel)
+def assets(catalogue):
+    return (catalogue.fetch("busybox-amd64"),
+            catalogue.package_root("kernel-x86_64"))
 
 
 def cpio_list(data: bytes) -> list[str]:
@@ -158,6 +112,28 @@ def test_dynamic_busybox_is_refused(assets, tmp_path):
     _, kernel = assets
     with pytest.raises(InitramfsError, match="dynamically linked"):
         initramfs.build_initramfs("/bin/ls", kernel, tmp_path, [])
+
+
+def test_build_from_catalogue(catalogue, tmp_path):
+    image = initramfs.build_initramfs_for(catalogue, "aarch64", tmp_path)
+    names = cpio_list(gzip.decompress(image.read_bytes()))
+    assert "lib/modules/virtio_blk.ko" in names
+    # virtio and virtio_ring are built into Debian's arm64 kernel
+    assert "lib/modules/virtio_ring.ko" not in names
+    assert initramfs.build_initramfs_for(catalogue, "aarch64",
+                                         tmp_path) == image
+
+
+def test_optional_modules(assets, tmp_path):
+    busybox, kernel = assets
+    tree = initramfs.ModuleTree(kernel)
+    # Debian's cloud-amd64 kernel has no AHCI driver, but has ata_piix
+    assert "ahci" not in tree.modules and "ahci" not in tree.builtin
+    assert [p.name for p in tree.resolve(["cdrom"], optional=["ahci"])] \
+        == ["cdrom.ko"]
+    piix = [p.name for p in tree.resolve([], optional=["ata_piix"])]
+    assert piix[-1] == "ata_piix.ko" and "libata.ko" in piix
+    assert [p.name for p in tree.resolve([], optional=["no_such_mod"])] == []
 
 
 def test_not_a_module():
