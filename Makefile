@@ -61,7 +61,7 @@ help:
 
 $(VENV)/.stamp: setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install -q --upgrade "pip>=23" "setuptools<81" wheel
+	$(VENV_PY) -m pip install -q --upgrade "pip>=23" wheel
 	$(VENV_PY) -m pip install -q -e '.[test]' \
 	    --config-settings editable_mode=compat
 	touch $@

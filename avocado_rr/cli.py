@@ -125,7 +125,8 @@ def _emit(args, verdict: Verdict, extra: dict | None = None) -> int:
         print(json.dumps(data, default=str))
     else:
         print(verdict.summary())
-        for key in ("recorded_icount", "replay_icount", "log_icount",
+        for key in ("recorded_icount", "replay_icount", "final_icount",
+                    "log_icount",
                     "record_time", "replay_time", "overhead", "log_size"):
             if data.get(key) is not None:
                 print(f"  {key}: {data[key]}")
@@ -141,6 +142,7 @@ def _record(args, engine: RecordReplay, spec: BootSpec) -> int:
     except RecordFailed as failure:
         return _emit(args, failure.verdict)
     verdict = Verdict("pass", recorded_icount=recording.icount,
+                      final_icount=recording.final_icount,
                       record_time=recording.record_time,
                       log_size=os.path.getsize(recording.rrfile),
                       qemu_version=recording.qemu_version)

@@ -8,13 +8,18 @@ A pair goes like this:
 1. **record**: QEMU starts paused with ``-icount shift=N,rr=record``, runs
    until the console shows the stop pattern (a failure pattern or an early
    exit fails the recording), is stopped over QMP, and its ``query-replay``
-   icount is read before it quits;
+   icount and console length are taken: that is the stop point.  The guest
+   then runs on a little before it is stopped again and quits, because a
+   replay whose log ends right at the break icount races the break against
+   the replayed ``quit`` (``replay_next_event_is()`` processes a SHUTDOWN
+   event as soon as no instructions are left, and the break is a timer);
 2. **replay**: the same command line with ``rr=replay`` starts paused, a
-   ``replay-break`` is set at the recorded icount, and the replay runs
-   until it stops there (or ends, dies, stops progressing or times out);
-3. **judge**: the console transcripts must be byte-identical, the replay
-   icount must equal the recorded one, and the recorded icount must equal
-   the sum of the INSTRUCTION events in the log.
+   ``replay-break`` is set at the stop point, and the replay runs until it
+   stops there (or ends, dies, stops progressing or times out);
+3. **judge**: the console transcripts up to the stop point must be
+   byte-identical, the replay icount must equal the recorded stop icount,
+   and the final recorded icount must equal the sum of the INSTRUCTION
+   events in the log.
 """
 
 from __future__ import annotations
@@ -107,11 +112,16 @@ class Recording:
     spec: BootSpec
     qemu_path: str
     qemu_version: str
+    #: icount at the stop point (after the pattern)
     icount: int
     console: str
     argv: list[str]
     pattern: str
     record_time: float
+    #: console bytes written up to the stop point
+    console_bytes: int = 0
+    #: icount when the recording ended; the log's INSTRUCTION sum
+    final_icount: int = 0
     exitcode: int | None = None
 
     @property
@@ -213,8 +223,19 @@ class RecordReplay:
                                                         pattern_text,
                                                         timeout))
             self.log.info("record: console matched %r", match.line)
-            machine.cmd("stop")
-            icount = machine.cmd("query-replay")["icount"]
+            try:
+                machine.cmd("stop")
+                icount = machine.cmd("query-replay")["icount"]
+                console_bytes = os.path.getsize(console)
+                final_icount = self._run_past(machine, icount)
+            except MachineError as details:
+                raise RecordFailed(Verdict(
+                    "record-failed",
+                    f"QEMU ended right after {pattern_text!r} appeared, "
+                    f"before it could be stopped (wait for an earlier line, "
+                    f"or keep the guest alive after it, e.g. no panic=-1): "
+                    f"{details}", qemu_version=self.qemu.version_line)) \
+                    from details
             exitcode = machine.quit()
         finally:
             self.close()
@@ -223,11 +244,26 @@ class RecordReplay:
             rrfile=rrfile, spec=spec, qemu_path=self.qemu.path,
             qemu_version=self.qemu.version_line, icount=icount,
             console=console, argv=argv, pattern=str(pattern_text),
-            record_time=elapsed, exitcode=exitcode)
+            record_time=elapsed, console_bytes=console_bytes,
+            final_icount=final_icount, exitcode=exitcode)
         recording.save()
         self.log.info("record: icount %d in %.2fs, log %d bytes", icount,
                       elapsed, os.path.getsize(rrfile))
         return recording
+
+    @staticmethod
+    def _run_past(machine: QemuMachine, icount: int,
+                  limit: float = 5.0) -> int:
+        """Let the guest run beyond ``icount``, stop it, return its icount."""
+        machine.cmd("cont")
+        deadline = time.monotonic() + limit
+        while True:
+            now = machine.cmd("query-replay")["icount"]
+            if now > icount or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        machine.cmd("stop")
+        return machine.cmd("query-replay")["icount"]
 
     def _record_failure(self, match, machine: QemuMachine, pattern: str,
                         timeout: float) -> Verdict:
@@ -252,6 +288,7 @@ class RecordReplay:
                          recording.rrfile, console)
         start = time.monotonic()
         verdict = Verdict("pass", recorded_icount=recording.icount,
+                          final_icount=recording.final_icount,
                           record_time=recording.record_time,
                           qemu_version=self.qemu.version_line)
         machine = self._launch(argv, "replay")
@@ -303,6 +340,7 @@ class RecordReplay:
         verdict.replay_error = parse_replay_error(stderr)
         verdict.log_size = os.path.getsize(recording.rrfile)
         recorded = read_transcript(recording.console)
+        recorded = recorded[:recording.console_bytes]
         replayed = read_transcript(console)
         diff = compare_consoles(recorded, replayed)
         verdict.console_equal = diff is None
@@ -324,8 +362,9 @@ class RecordReplay:
             verdict.log_icount = summary.icount
             verdict.log_events = summary.events
             verdict.checks.append(Check(
-                "log icount", summary.icount == recording.icount,
-                f"log sum {summary.icount}, recorded {recording.icount}"))
+                "log icount", summary.icount == recording.final_icount,
+                f"log sum {summary.icount}, recorded {recording.final_icount}"
+                f" at the end of the recording"))
         failed = [check for check in verdict.checks if not check.passed]
         if outcome.state == "exited" and verdict.replay_error is None:
             verdict.verdict = "aborted"

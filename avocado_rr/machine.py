@@ -126,7 +126,20 @@ class QemuMachine:
         """
         if self._qmp is None:
             raise MachineError(f"{self.name}: QMP is not connected")
-        return self._qmp.cmd(command, **args)
+        try:
+            return self._qmp.cmd(command, **args)
+        except ExecuteError:
+            raise
+        except (QMPError, EOFError, OSError) as details:
+            # the connection is gone: most likely QEMU exited
+            try:
+                self.proc.wait(1.0)
+            except subprocess.TimeoutExpired:
+                pass
+            raise MachineError(f"{self.name}: QMP {command} failed "
+                               f"({details!r}); QEMU exit code "
+                               f"{self.exitcode}", self.exitcode,
+                               self.stderr) from details
 
     def hmp(self, command_line: str) -> str:
         return self.cmd("human-monitor-command", **{"command-line":

@@ -119,7 +119,10 @@ class Verdict:
     verdict: str
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
+    #: icount of the recording at the stop point (the replay's target)
     recorded_icount: int | None = None
+    #: icount when the recording ended (what the log must add up to)
+    final_icount: int | None = None
     replay_icount: int | None = None
     log_icount: int | None = None
     log_events: int | None = None

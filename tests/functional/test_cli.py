@@ -35,7 +35,9 @@ def test_record_then_replay_json(x86_spec, tmp_path):
     assert result["verdict"] == "pass"
     assert result["console_equal"] is True
     assert (result["recorded_icount"] == result["replay_icount"] ==
-            result["log_icount"] == recorded["recorded_icount"])
+            recorded["recorded_icount"])
+    assert result["log_icount"] == result["final_icount"] == \
+        recorded["final_icount"]
 
 
 def test_check_reports_failure_with_status_1(x86_spec, tmp_path):
