@@ -27,7 +27,10 @@ enum {
     S_NET, S_RANDOM
 };
 
-enum { ST_MORE = 0, ST_HANDOVER = 1, ST_STOPPED = 3 };
+enum { ST_MORE = 0, ST_HANDOVER = 1, ST_FULL = 2, ST_STOPPED = 3 };
+
+/* render() returns (ST_FULL) once this much text is ready */
+#define RENDER_BATCH (1u << 20)
 
 #define MAX_ARRAY (64u << 20)
 #define MAX_AUDIO_SAMPLES (1u << 24)
@@ -337,6 +340,10 @@ static inline void put_hex(Out *o, uint64_t v)
  * render(buf, pos, styles, heads, statics, events, icount)
  * -> (text, pos, events, icount, status)
  *
+ * status: ST_MORE (buffer used up, or ends inside an event), ST_FULL
+ * (RENDER_BATCH bytes of text ready, call again from pos), ST_HANDOVER
+ * (the event at pos is for Python).
+ *
  * heads[id] is b"NAME(id)", statics[id] the constant payload text of
  * S_STATIC events (with its leading space, or b"").
  */
@@ -430,6 +437,10 @@ static PyObject *render(PyObject *self, PyObject *args)
             }
             if (size > avail) {
                 break;                  /* need more data */
+            }
+            if (o.len >= RENDER_BATCH) {
+                status = ST_FULL;
+                break;
             }
             if (out_reserve(&o, 128 + head_len[id] + stat_len[id] + 64)) {
                 nomem = 1;

@@ -25,7 +25,7 @@ except ImportError:         # not built: pure Python only
     _scan = None
 
 # _scan.scan() / _scan.render() statuses
-_MORE, _HANDOVER, _STOPPED = 0, 1, 3
+_MORE, _HANDOVER, _FULL, _STOPPED = 0, 1, 2, 3
 
 
 def have_scan() -> bool:
@@ -248,6 +248,8 @@ def _c_render(reader: LogReader, out: BinaryIO) -> None:
             out.write(text)
             if status == _MORE:
                 break
+            if status == _FULL:
+                continue
             try:
                 ev = decode_at(fmt, table, buf, p, n, base, events, icount)
             except _Short:
