@@ -1,0 +1,55 @@
+"""Console comparison and QEMU replay-error parsing."""
+
+from avocado_rr.verdict import (Verdict, compare_consoles,
+                                parse_replay_error)
+
+
+def test_identical_consoles_have_no_diff():
+    assert compare_consoles(b"a\r\nb\r\n", b"a\r\nb\r\n") is None
+
+
+def test_first_differing_line_with_context():
+    rec = b"".join(f"line {i}\r\n".encode() for i in range(10))
+    rep = rec.replace(b"line 6", b"line six")
+    diff = compare_consoles(rec, rep, context=2)
+    assert diff.line_number == 7
+    assert diff.recorded_line == "line 6"
+    assert diff.replayed_line == "line six"
+    assert diff.recorded_context == ["line 4", "line 5", "line 6"]
+    text = diff.describe()
+    assert ">     7: line 6" in text and ">     7: line six" in text
+
+
+def test_short_replay_is_a_difference():
+    diff = compare_consoles(b"a\nb\nc\n", b"a\nb\n")
+    assert diff.line_number == 3
+    assert diff.recorded_line == "c"
+    assert diff.replayed_line == ""
+
+
+def test_parse_qemu_72_error():
+    err = parse_replay_error("qemu-system-x86_64: Missing character write "
+                             "event in the replay log\n")
+    assert err.message.endswith("Missing character write event in the "
+                                "replay log")
+    assert err.icount is None
+
+
+def test_parse_qemu_9_sync_error_fields():
+    line = ("qemu-system-aarch64: Missing character write event in the "
+            "replay log (insn total 2848747/17 left, event 93211 is "
+            "EVENT_CHAR_WRITE)")
+    err = parse_replay_error("noise\n" + line + "\nAborted\n")
+    assert (err.icount, err.instructions_left, err.event_index,
+            err.event_name) == (2848747, 17, 93211, "EVENT_CHAR_WRITE")
+
+
+def test_unrelated_stderr_is_not_a_replay_error():
+    assert parse_replay_error("qemu: warning: dbus not available\n") is None
+
+
+def test_verdict_overhead_and_dict():
+    verdict = Verdict("pass", record_time=2.0, replay_time=3.0)
+    assert verdict.overhead == 1.5
+    assert verdict.to_dict()["overhead"] == 1.5
+    assert Verdict("diverged").overhead is None
