@@ -188,9 +188,10 @@ def _render_tables(fmt: F.LogFormat) -> tuple[bytes, tuple, tuple]:
         styles[ev.id] = _render_style(ev)
         heads[ev.id] = f"{ev.name}({ev.id})".encode()
         if ev.kind == F.K_NONE:
+            key = {"shutdown": "cause", "checkpoint": "checkpoint",
+                   "async": "kind"}.get(ev.group)
             sample = Event(0, 0, ev.id, ev.name, ev.group,
-                           {"cause": ev.arg, "checkpoint": ev.arg,
-                            "kind": ev.arg}, 0, 1)
+                           {key: ev.arg} if key else {}, 0, 1)
             text = payload_text(sample)
             statics[ev.id] = (" " + text).encode() if text else b""
     return bytes(styles), tuple(heads), tuple(statics)

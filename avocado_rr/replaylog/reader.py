@@ -222,6 +222,8 @@ def _payload(ev: F.EventType, fmt: F.LogFormat, buf: bytes, p: int,
             return {"cause": ev.arg}, p
         if g == "checkpoint":
             return {"checkpoint": ev.arg}, p
+        if g == "async":            # INPUT_SYNC
+            return {"kind": ev.arg}, p
         return {}, p
     if g == "async" and k != F.K_ASYNC_CP and k != F.K_ASYNC_KIND:
         fields, q = _async_payload(k, buf, p, n, base)

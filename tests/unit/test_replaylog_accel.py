@@ -18,6 +18,7 @@ from avocado_rr import replaylog as R
 from avocado_rr.replaylog import backend
 
 from test_replaylog import FIXTURES, SIDECAR, _unxz
+import test_replaylog_synthetic as synthetic
 from test_replaylog_synthetic import ERROR_CASES, IDS, old_log
 
 SRC = os.path.join(os.path.dirname(R.__file__), "_scan.c")
@@ -102,6 +103,15 @@ def test_old_formats_agree(with_c, version, tmp_path):
     log.write_bytes(old_log(version))
     summary, text = _both_agree(log)
     assert summary.clean_end and summary.version == version
+
+
+def test_72_synthetic_kinds_agree(with_c, tmp_path):
+    log = tmp_path / "v72.rr"
+    synthetic.test_72_kinds_absent_from_the_real_fixture(tmp_path)
+    summary, text = _both_agree(log)
+    assert b"EVENT_ASYNC_INPUT_SYNC(6)\n" in text
+    assert b"EVENT_RANDOM(27) 0 bytes (getrandom failed)\n" in text
+    assert summary.events == 13
 
 
 @pytest.mark.parametrize("case", sorted(ERROR_CASES))

@@ -222,3 +222,40 @@ def test_exit_codes_are_distinct():
     codes = {c.exit_code for c in classes}
     assert len(codes) == len(classes) and 0 not in codes
     assert all(issubclass(c, R.ReplayLogError) for c in classes)
+
+
+def test_72_kinds_absent_from_the_real_fixture(tmp_path):
+    """0xe0200c/7.2+ events the BIOS fixture boot does not produce."""
+    log = tmp_path / "v72.rr"
+    log.write_bytes(log72(
+        u8(3) + u64(111),                           # ASYNC_BH
+        u8(4) + u64(222),                           # ASYNC_BH_ONESHOT
+        u8(5) + u32(0) + u32(0) + u64(42) + u8(1),  # INPUT key number
+        u8(5) + u32(3) + u32(0) + u64(300),         # INPUT abs x
+        u8(5) + u32(4) + u32(1) + u64(2) + u64(3) + u32(1) + u64(-4),
+        u8(6),                                      # ASYNC_INPUT_SYNC
+        u8(23) + arr(b"xyz"), u8(24) + u32(-5),
+        u8(25) + u64(1 << 33),                      # AUDIO_OUT qword
+        u8(26) + u64(1) + u64(9) + u64(7) + u64(8),
+        u8(27) + u32(-1) + arr(b""),                # RANDOM failed
+        u8(20), u8(39)))
+    evs = list(R.iter_events(log))
+    f = [e.fields for e in evs]
+    assert [e.name for e in evs[:2]] == ["EVENT_ASYNC_BH",
+                                         "EVENT_ASYNC_BH_ONESHOT"]
+    assert f[0] == {"id": 111, "kind": "BH"}
+    assert f[1] == {"id": 222, "kind": "BH_ONESHOT"}
+    assert f[2] == {"input": "key", "number": 42, "down": True,
+                    "kind": "INPUT"}
+    assert f[3]["input"] == "abs" and f[3]["value"] == 300
+    assert f[4]["input"] == "mtt" and f[4]["slot"] == 2 and \
+        f[4]["value"] == -4
+    assert f[5] == {"kind": "INPUT_SYNC"}
+    assert f[6] == {"data": b"xyz"} and f[7] == {"error": -5}
+    assert f[8] == {"played": 1 << 33}
+    assert f[9]["samples"] == [(7, 8)] and f[9]["wpos"] == 9
+    assert f[10]["ret"] == -1 and f[10]["size"] == 0
+    assert evs[11].name == "EVENT_SHUTDOWN_SNAPSHOT_LOAD"
+    s = R.summarize(log)
+    assert s.shutdown_cause == "snapshot-load" and s.icount == 0
+    assert s.clean_end and s.events == 13
