@@ -100,7 +100,8 @@ def wait_for(proc: subprocess.Popen, console: Path, pattern: str,
         if console.exists() and regex.search(console.read_bytes()):
             return True
         if proc.poll() is not None:
-            return False
+            return bool(regex.search(console.read_bytes())) \
+                if console.exists() else False
         time.sleep(0.05)
     return False
 
