@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from avocado import Test
 
-from avocado_rr import assets
+from avocado_rr import assets, settings
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import BootSpec, RecordReplay
 from avocado_rr.qemu_binary import QemuBinary, QemuNotFound, find_qemu
@@ -65,10 +65,6 @@ class KnownFailure:
         return verdict.verdict == self.verdict and self.match in text
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "yes", "true", "on")
-
-
 class ReplayTestBase(Test):
     """What every record/replay test needs: QEMU, assets, artifacts."""
 
@@ -83,11 +79,19 @@ class ReplayTestBase(Test):
         return next(iter(values)) if len(values) == 1 else None
 
     def _setting(self, key: str, default=None):
+        """A test parameter, else the class attribute, else the tag."""
         value = self.params.get(key, default=None)
         if value is None:
             value = getattr(self, key, None)
         if value is None:
             value = self._tag_value(key)
+        return default if value is None else value
+
+    def _harness_setting(self, key: str, default=None):
+        """A test parameter, else the harness setting, else ``default``."""
+        value = self.params.get(key, default=None)
+        if value is None:
+            value = settings.get(key)
         return default if value is None else value
 
     def setUp(self):
@@ -107,10 +111,8 @@ class ReplayTestBase(Test):
             self.cancel(str(details))
         self.log.info("QEMU under test: %s (%s)", self.qemu.path,
                       self.qemu.version_line)
-        self.keep_artifacts = (
-            str(self.params.get("keep_artifacts", default="")).lower()
-            in ("1", "yes", "true", "on") or
-            _env_flag("AVOCADO_RR_KEEP_ARTIFACTS"))
+        self.keep_artifacts = settings.is_true(
+            self._harness_setting("keep_artifacts", "0"))
 
     def fetch(self, name_or_path: str | None) -> str | None:
         """A verified local path for a catalogue asset (or a plain path)."""
@@ -128,7 +130,10 @@ class ReplayTestBase(Test):
 
     def conclude(self, verdict: Verdict) -> None:
         """Log the verdict and turn it into the test's status."""
-        self.whiteboard = json.dumps(verdict.to_dict(), default=str)
+        data = verdict.to_dict()
+        data.update(arch=self.arch, machine=self.machine, cpu=self.cpu,
+                    qemu=self.qemu.path)
+        self.whiteboard = json.dumps(data, default=str)
         for line in verdict.summary().splitlines():
             self.log.info(line)
         if verdict.record_time is not None:
@@ -202,7 +207,7 @@ class ReplayKernelTest(ReplayTestBase):
             arch=self.arch, machine=self.machine, cpu=self.cpu,
             kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.append,
-            shift=int(self.params.get("icount_shift", default=self.shift)),
+            shift=int(self._harness_setting("icount_shift", self.shift)),
             memory=str(self.memory), extra_args=list(self.extra_args))
 
     def run_record_replay(self) -> Verdict:
@@ -215,7 +220,7 @@ class ReplayKernelTest(ReplayTestBase):
         verdict = self.rr.check(
             spec, self.console_pattern, self.failure_patterns,
             timeout=wall,
-            stall_timeout=float(self.params.get(
-                "stall_timeout", default=self.stall_timeout)))
+            stall_timeout=float(self._harness_setting(
+                "stall_timeout", self.stall_timeout)))
         self.conclude(verdict)
         return verdict

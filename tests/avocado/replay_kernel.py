@@ -66,6 +66,19 @@ class I386Pc(ReplayKernelTest):
         self.run_record_replay()
 
 
+
+class I386Q35(ReplayKernelTest):
+    """
+    :avocado: tags=arch:i386,machine:q35
+    """
+    kernel = "kernel-i386"
+    append = "printk.time=1 console=ttyS0"
+    # the 686 kernel is slow under TCG: an early line keeps this case short
+    console_pattern = "Kernel command line"
+
+    def test_record_replay(self):
+        self.run_record_replay()
+
 class Aarch64VirtCortexA57(ReplayKernelTest):
     """
     :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a57
@@ -92,6 +105,32 @@ class Aarch64VirtMax(ReplayKernelTest):
         self.run_record_replay()
 
 
+
+class Aarch64VirtCortexA53(ReplayKernelTest):
+    """
+    :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a53
+    """
+    kernel = "kernel-aarch64"
+    append = "printk.time=1 console=ttyAMA0"
+    console_pattern = "Kernel command line"
+    shift = 5
+
+    def test_record_replay(self):
+        self.run_record_replay()
+
+
+class Aarch64VirtCortexA72(ReplayKernelTest):
+    """
+    :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a72
+    """
+    kernel = "kernel-aarch64"
+    append = "printk.time=1 console=ttyAMA0"
+    console_pattern = "Kernel command line"
+    shift = 5
+
+    def test_record_replay(self):
+        self.run_record_replay()
+
 class ArmVirt(ReplayKernelTest):
     """
     :avocado: tags=arch:arm,machine:virt,cpu:cortex-a15
@@ -104,6 +143,19 @@ class ArmVirt(ReplayKernelTest):
     def test_record_replay(self):
         self.run_record_replay()
 
+
+
+class ArmVirtCortexA7(ReplayKernelTest):
+    """
+    :avocado: tags=arch:arm,machine:virt,cpu:cortex-a7
+    """
+    kernel = "kernel-armhf"
+    append = "printk.time=1 console=ttyAMA0"
+    console_pattern = "Kernel command line"
+    shift = 5
+
+    def test_record_replay(self):
+        self.run_record_replay()
 
 class Ppc64Pseries(ReplayKernelTest):
     """
@@ -118,6 +170,25 @@ class Ppc64Pseries(ReplayKernelTest):
     def test_record_replay(self):
         self.run_record_replay()
 
+
+
+class Ppc64Powernv(ReplayKernelTest):
+    """
+    :avocado: tags=arch:ppc64,machine:powernv
+    """
+    kernel = "kernel-ppc64el"
+    append = "printk.time=1 console=hvc0"
+    console_pattern = "Kernel command line"
+    memory = "1024"
+    known_failure = KnownFailure(
+        versions=((7, 2),), verdict="record-failed",
+        match="Bad icount read",
+        reason="QEMU 7.2 powernv: skiboot dies under rr=record with "
+               "'Raised interrupt while not in I/O function', then 'Bad "
+               "icount read', before Linux starts")
+
+    def test_record_replay(self):
+        self.run_record_replay()
 
 class S390xCcwVirtio(ReplayKernelTest):
     """
