@@ -1,0 +1,10 @@
+"""Avocado plugins of avocado-rr.
+
+* :mod:`.init`: the ``[replay]`` settings section;
+* :mod:`.jobprepost`: hands those settings to the tests;
+* :mod:`.cli`: ``avocado replay-dump``, ``avocado replay-assets`` and the
+  ``--replay-*`` options of ``avocado run``;
+* :mod:`.summary`: the replay summary of a job (table, JSON, SVG).
+
+They are registered as entry points in setup.py.
+"""
