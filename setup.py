@@ -22,13 +22,32 @@ setup(
         "avocado-framework-plugin-varianter-yaml-to-mux==113.0",
         "pycdlib==1.22.0",
         "requests>=2.31,<3",
-        "qemu.qmp==0.0.6",
+        # spelt with "-": pkg_resources (which loads avocado plugins) knows
+        # the installed dist as qemu-qmp and fails on "qemu.qmp"
+        "qemu-qmp==0.0.6",
         "PyYAML>=6.0",
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={
         "console_scripts": [
             "avocado-rr = avocado_rr.cli:main",
+        ],
+        # groups as in avocado-framework 113.0's own entry_points.txt
+        "avocado.plugins.init": [
+            "replay_settings = avocado_rr.plugins.init:ReplayInit",
+        ],
+        "avocado.plugins.cli": [
+            "replay_run = avocado_rr.plugins.cli:ReplayRunOptions",
+        ],
+        "avocado.plugins.cli.cmd": [
+            "replay-dump = avocado_rr.plugins.cli:ReplayDump",
+            "replay-assets = avocado_rr.plugins.cli:ReplayAssets",
+        ],
+        "avocado.plugins.job.prepost": [
+            "replay_env = avocado_rr.plugins.jobprepost:ReplayJobPrePost",
+        ],
+        "avocado.plugins.result": [
+            "replay_summary = avocado_rr.plugins.summary:ReplaySummary",
         ],
     },
 )
