@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "recording saw")
     _add_common_arguments(replay)
     replay.add_argument("--rrfile", required=True, help="replay log to replay")
-    replay.add_argument("--stall-timeout", type=float, default=10.0,
+    replay.add_argument("--stall-timeout", type=float, default=5.0,
                         help="seconds without icount progress before the "
-                        "replay counts as stalled (10)")
+                        "replay counts as stalled (5)")
 
     check = sub.add_parser("check", help="record, then replay, then judge")
     _add_boot_arguments(check)
@@ -85,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "replay.bin in --outdir)")
     check.add_argument("--outdir", help="where artifacts go (default: a new "
                        "directory under /tmp)")
-    check.add_argument("--stall-timeout", type=float, default=10.0,
+    check.add_argument("--stall-timeout", type=float, default=5.0,
                        help="seconds without icount progress before the "
-                       "replay counts as stalled (10)")
+                       "replay counts as stalled (5)")
 
     for name, module in (("dump", "avocado_rr.replaylog.dumpcli"),
                          ("assets", "avocado_rr.assetscli")):
@@ -135,6 +135,22 @@ def _emit(args, verdict: Verdict, extra: dict | None = None) -> int:
     return EXIT_PASS if verdict.passed else EXIT_FAIL
 
 
+def _progress_bar(stream=sys.stderr):
+    """A replay progress bar on stderr (only on a terminal)."""
+    if not stream.isatty():
+        return None
+
+    def show(icount: int, target: int) -> None:
+        share = min(icount / target, 1.0) if target else 0.0
+        bar = "#" * int(share * 30)
+        stream.write(f"\rreplay [{bar:<30}] {100 * share:5.1f}% "
+                     f"icount {icount}/{target}")
+        if icount >= target:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
 def _record(args, engine: RecordReplay, spec: BootSpec) -> int:
     try:
         recording = engine.record(spec, args.pattern, timeout=args.timeout,
@@ -164,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                              recording.qemu_path, args.qemu_build_dir)
             engine = RecordReplay(qemu, os.path.dirname(recording.rrfile))
             verdict = engine.replay(recording, args.timeout,
-                                    args.stall_timeout)
+                                    args.stall_timeout, _progress_bar())
             return _emit(args, verdict)
         spec = _spec(args)
         qemu = find_qemu(spec.arch, args.qemu_bin, args.qemu_build_dir)
@@ -177,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = RecordReplay(qemu, outdir)
         verdict = engine.check(spec, args.pattern, timeout=args.timeout,
                                stall_timeout=args.stall_timeout,
-                               rrfile=args.rrfile)
+                               rrfile=args.rrfile, progress=_progress_bar())
         return _emit(args, verdict, {"outdir": engine.outdir})
     except (QemuNotFound, FileNotFoundError, MachineError) as details:
         print(f"avocado-rr: error: {details}", file=sys.stderr)

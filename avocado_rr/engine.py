@@ -28,13 +28,12 @@ import json
 import logging
 import os
 import shlex
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Pattern
 
-from qemu.qmp import QMPError
-
-from avocado_rr import replaylog
+from avocado_rr import diagnosis, replaylog
 from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
                                 read_transcript)
 from avocado_rr.machine import MachineError, QemuMachine
@@ -65,6 +64,14 @@ class BootSpec:
     extra_args: list[str] = field(default_factory=list)
     #: add ``-net none`` (no default NIC), unless the extra args set up one
     net_none: bool = True
+    #: QEMU trace event patterns (``-trace enable=``) for both phases
+    trace: list[str] = field(default_factory=list)
+    #: QEMU ``-d`` log items for both phases, e.g. "exec,nochain"
+    debug_flags: str | None = None
+
+    @property
+    def traced(self) -> bool:
+        return bool(self.trace or self.debug_flags)
 
     def qemu_args(self) -> list[str]:
         """The machine part of the command line (no rr, console or QMP)."""
@@ -85,16 +92,24 @@ class BootSpec:
 
 
 def qemu_argv(qemu: QemuBinary, spec: BootSpec, mode: str, rrfile: str,
-              console: str, rrsnapshot: str | None = None) -> list[str]:
+              console: str, rrsnapshot: str | None = None,
+              trace_file: str | None = None) -> list[str]:
     """The full QEMU command line of one phase (QMP excepted).
 
-    Both phases differ only in ``rr=`` and in the host path of the console
-    file, so what the guest sees is identical.
+    Both phases differ only in ``rr=`` and in the host paths of the console
+    and trace files, so what the guest sees is identical.
     """
     icount = f"shift={spec.shift},rr={mode},rrfile={rrfile}"
     if rrsnapshot:
         icount += f",rrsnapshot={rrsnapshot}"
-    return ([qemu.path, "-S"] + spec.qemu_args() +
+    trace = []
+    if spec.traced and trace_file:
+        trace += ["-D", trace_file]
+        if spec.debug_flags:
+            trace += ["-d", spec.debug_flags]
+        for pattern in spec.trace:
+            trace += ["-trace", f"enable={pattern}"]
+    return ([qemu.path, "-S"] + spec.qemu_args() + trace +
             ["-chardev", f"file,id=console,path={console}",
              "-serial", "chardev:console",
              "-icount", icount])
@@ -210,7 +225,8 @@ class RecordReplay:
         """
         rrfile = os.path.abspath(rrfile or self.path(RRFILE))
         console = rrfile + ".console"
-        argv = qemu_argv(self.qemu, spec, "record", rrfile, console)
+        argv = qemu_argv(self.qemu, spec, "record", rrfile, console,
+                         trace_file=rrfile + ".trace")
         pattern_text = getattr(pattern, "pattern", pattern)
         start = time.monotonic()
         machine = self._launch(argv, "record")
@@ -280,12 +296,13 @@ class RecordReplay:
 
     # -- replay ---------------------------------------------------------
     def replay(self, recording: Recording, timeout: float = 120.0,
-               stall_timeout: float = 10.0,
+               stall_timeout: float = 5.0,
                progress: Callable[[int, int], None] | None = None) -> Verdict:
         """Replay ``recording`` up to its icount and judge the result."""
         console = self.path("replay-console.log")
+        trace_file = self.path("replay-trace.log")
         argv = qemu_argv(self.qemu, recording.spec, "replay",
-                         recording.rrfile, console)
+                         recording.rrfile, console, trace_file=trace_file)
         start = time.monotonic()
         verdict = Verdict("pass", recorded_icount=recording.icount,
                           final_icount=recording.final_icount,
@@ -295,6 +312,9 @@ class RecordReplay:
         try:
             machine.cmd("replay-break", icount=recording.icount)
             machine.cmd("cont")
+            # a stopped (SIGSTOP) or wedged QEMU must not block the
+            # watchdog on a QMP answer
+            machine.set_qmp_timeout(min(2.0, stall_timeout / 2))
             outcome = self._drive_replay(machine, recording.icount, timeout,
                                          stall_timeout, progress)
             verdict.replay_icount = outcome.icount
@@ -302,8 +322,29 @@ class RecordReplay:
             self.close()
         verdict.replay_time = time.monotonic() - start
         self._judge(recording, console, machine, outcome, verdict)
+        if not verdict.passed:
+            self._diagnose(verdict, recording, argv, trace_file)
         self._save_verdict(verdict, recording, console)
         return verdict
+
+    def _diagnose(self, verdict: Verdict, recording: Recording,
+                  argv: list[str], trace_file: str) -> None:
+        """Locate the failure in the log and write the failure bundle."""
+        icount = verdict.replay_icount
+        if verdict.replay_error and verdict.replay_error.icount is not None:
+            icount = verdict.replay_error.icount
+        position = diagnosis.locate(recording.rrfile, icount)
+        verdict.event_index = position.event_index
+        verdict.event_name = position.event_name
+        trace_diff = None
+        if recording.spec.traced and os.path.exists(trace_file):
+            trace_diff = diagnosis.diff_traces(recording.rrfile + ".trace",
+                                               trace_file)
+        verdict.report = diagnosis.write_bundle(
+            self.outdir, verdict, recording, argv, position, trace_diff)
+        for line in diagnosis.report_text(verdict, recording, argv, position,
+                                          trace_diff).splitlines():
+            self.log.info("%s", line)
 
     def _drive_replay(self, machine: QemuMachine, target: int,
                       timeout: float, stall_timeout: float,
@@ -317,7 +358,7 @@ class RecordReplay:
                                       if last_icount >= 0 else None)
             try:
                 icount = machine.cmd("query-replay")["icount"]
-            except (QMPError, EOFError, OSError, TimeoutError):
+            except (MachineError, TimeoutError):
                 icount = last_icount
             now = time.monotonic()
             if icount != last_icount:
@@ -325,10 +366,15 @@ class RecordReplay:
                 if progress:
                     progress(icount, target)
             if stopped or icount >= target:
-                status = machine.cmd("query-status")["status"]
-                if status != "running":
+                try:
+                    status = machine.cmd("query-status")["status"]
+                except (MachineError, TimeoutError):
+                    status = "unknown"
+                if status not in ("running", "unknown"):
                     return _ReplayOutcome("stopped", icount)
             if now - last_progress > stall_timeout:
+                self.log.info("replay: no icount progress for %.1fs at %s of "
+                              "%d", now - last_progress, icount, target)
                 return _ReplayOutcome("stalled", icount)
             if now > deadline:
                 return _ReplayOutcome("timeout", icount)
@@ -345,11 +391,17 @@ class RecordReplay:
         diff = compare_consoles(recorded, replayed)
         verdict.console_equal = diff is None
         verdict.console_diff = diff
-        verdict.checks.append(Check(
-            "console", diff is None,
-            f"{len(recorded)} bytes identical" if diff is None else
-            f"line {diff.line_number} differs: recorded "
-            f"{diff.recorded_line!r}, replayed {diff.replayed_line!r}"))
+        if diff is None:
+            detail = f"{len(recorded)} bytes identical"
+        elif recorded.startswith(replayed):
+            detail = (f"the replay's {len(replayed)} bytes match the "
+                      f"recording's first bytes, but it stopped short of "
+                      f"the recorded {len(recorded)}")
+        else:
+            detail = (f"line {diff.line_number} differs: recorded "
+                      f"{diff.recorded_line!r}, replayed "
+                      f"{diff.replayed_line!r}")
+        verdict.checks.append(Check("console", diff is None, detail))
         verdict.checks.append(Check(
             "replay icount", outcome.icount == recording.icount,
             f"replay {outcome.icount}, recorded {recording.icount}"))
@@ -357,7 +409,8 @@ class RecordReplay:
             summary = replaylog.summarize(recording.rrfile)
         except replaylog.ReplayLogError as details:
             verdict.checks.append(Check("log icount", False,
-                                        f"unreadable log: {details}"))
+                                        f"unreadable log, {type(details).__name__}: "
+                                        f"{details}"))
         else:
             verdict.log_icount = summary.icount
             verdict.log_events = summary.events
@@ -368,16 +421,19 @@ class RecordReplay:
         failed = [check for check in verdict.checks if not check.passed]
         if outcome.state == "exited" and verdict.replay_error is None:
             verdict.verdict = "aborted"
-            verdict.reason = (f"QEMU exited with {machine.exitcode} during "
-                              f"replay at icount {outcome.icount}: "
+            verdict.reason = (f"QEMU {_describe_exit(machine.exitcode)} "
+                              f"during replay, last seen at icount "
+                              f"{outcome.icount} of {recording.icount}: "
                               f"{stderr.strip()[-500:]!r}")
         elif verdict.replay_error is not None:
             verdict.verdict = "diverged"
             verdict.reason = f"QEMU: {verdict.replay_error.message}"
         elif outcome.state == "stalled":
             verdict.verdict = "stalled"
+            share = 100.0 * (outcome.icount or 0) / max(recording.icount, 1)
             verdict.reason = (f"replay stopped progressing at icount "
-                              f"{outcome.icount} of {recording.icount}")
+                              f"{outcome.icount} of {recording.icount} "
+                              f"({share:.1f}%) while QEMU was still alive")
         elif outcome.state == "timeout":
             verdict.verdict = "timeout"
             verdict.reason = (f"replay still running at icount "
@@ -403,8 +459,9 @@ class RecordReplay:
     def check(self, spec: BootSpec, pattern: str | Pattern,
               failure_patterns: Iterable[str | Pattern] =
               DEFAULT_FAILURE_PATTERNS,
-              timeout: float = 120.0, stall_timeout: float = 10.0,
-              rrfile: str | None = None) -> Verdict:
+              timeout: float = 120.0, stall_timeout: float = 5.0,
+              rrfile: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Verdict:
         """Record, replay, judge. Record failures become verdicts too."""
         try:
             recording = self.record(spec, pattern, failure_patterns, timeout,
@@ -415,12 +472,21 @@ class RecordReplay:
             return Verdict("record-failed", str(details),
                            qemu_version=self.qemu.version_line)
         try:
-            return self.replay(recording, timeout, stall_timeout)
+            return self.replay(recording, timeout, stall_timeout, progress)
         except MachineError as details:
             return Verdict("aborted", str(details),
                            recorded_icount=recording.icount,
                            record_time=recording.record_time,
                            qemu_version=self.qemu.version_line)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with {code}"
 
 
 @dataclass

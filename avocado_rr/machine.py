@@ -128,7 +128,7 @@ class QemuMachine:
             raise MachineError(f"{self.name}: QMP is not connected")
         try:
             return self._qmp.cmd(command, **args)
-        except ExecuteError:
+        except (ExecuteError, TimeoutError):
             raise
         except (QMPError, EOFError, OSError) as details:
             # the connection is gone: most likely QEMU exited
@@ -140,6 +140,11 @@ class QemuMachine:
                                f"({details!r}); QEMU exit code "
                                f"{self.exitcode}", self.exitcode,
                                self.stderr) from details
+
+    def set_qmp_timeout(self, timeout: float | None) -> None:
+        """Seconds to wait for each QMP answer (None: forever)."""
+        if self._qmp is not None:
+            self._qmp.settimeout(timeout)
 
     def hmp(self, command_line: str) -> str:
         return self.cmd("human-monitor-command", **{"command-line":

@@ -128,6 +128,14 @@ class ReplayTestBase(Test):
         if getattr(self, "rr", None) is not None:
             self.rr.close()
 
+    def _log_progress(self, icount: int, target: int) -> None:
+        """Log replay progress at every tenth of the recorded icount."""
+        step = int(10 * icount / target) if target else 0
+        if step > getattr(self, "_progress_step", -1):
+            self._progress_step = step
+            self.log.info("replay progress: %d%% (icount %d of %d)",
+                          100 * icount // max(target, 1), icount, target)
+
     def conclude(self, verdict: Verdict) -> None:
         """Log the verdict and turn it into the test's status."""
         data = verdict.to_dict()
@@ -199,7 +207,7 @@ class ReplayKernelTest(ReplayTestBase):
     memory: str = "512"
     extra_args: tuple[str, ...] = ()
     #: seconds without icount progress before a replay counts as stalled
-    stall_timeout: float = 10.0
+    stall_timeout: float = 5.0
 
     def boot_spec(self) -> BootSpec:
         """The machine to record and replay, from attributes and params."""
@@ -221,6 +229,7 @@ class ReplayKernelTest(ReplayTestBase):
             spec, self.console_pattern, self.failure_patterns,
             timeout=wall,
             stall_timeout=float(self._harness_setting(
-                "stall_timeout", self.stall_timeout)))
+                "stall_timeout", self.stall_timeout)),
+            progress=self._log_progress)
         self.conclude(verdict)
         return verdict

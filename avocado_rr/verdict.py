@@ -133,6 +133,11 @@ class Verdict:
     replay_time: float | None = None
     log_size: int | None = None
     qemu_version: str | None = None
+    #: the log event the replay stopped at (failed verdicts)
+    event_index: int | None = None
+    event_name: str | None = None
+    #: path of the divergence report (failed verdicts)
+    report: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -149,6 +154,8 @@ class Verdict:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["overhead"] = self.overhead
+        #: where the replay stopped
+        data["icount"] = self.replay_icount
         return data
 
     def summary(self) -> str:

@@ -2,6 +2,9 @@
 fails, with the right reason, what does not."""
 
 import dataclasses
+import os
+import signal
+import time
 import json
 
 import pytest
@@ -99,3 +102,59 @@ def test_sidecar_round_trip(recording):
     assert loaded.icount == recording.icount
     assert loaded.spec == recording.spec
     assert loaded.argv == recording.argv
+
+
+def _signal_once(engine, signum):
+    """A progress callback that sends ``signum`` to the replaying QEMU."""
+    sent = []
+
+    def progress(icount, target):
+        if icount > 0 and not sent and engine.active is not None:
+            os.kill(engine.active.proc.pid, signum)
+            sent.append(time.monotonic())
+    return progress, sent
+
+
+def test_sigstopped_replay_is_stalled_with_position(qemu_x86_64, recording,
+                                                    tmp_path):
+    engine = RecordReplay(qemu_x86_64, tmp_path / "pair")
+    progress, sent = _signal_once(engine, signal.SIGSTOP)
+    verdict = engine.replay(recording, timeout=60, stall_timeout=3,
+                            progress=progress)
+    assert sent
+    assert verdict.verdict == "stalled", verdict.summary()
+    assert 0 < verdict.replay_icount < recording.icount
+    assert "while QEMU was still alive" in verdict.reason
+    events = replaylog.summarize(recording.rrfile).events
+    assert 1 <= verdict.event_index <= events
+    assert verdict.event_name.startswith("EVENT_")
+    report = open(verdict.report).read()
+    assert f"log position: event {verdict.event_index}" in report
+    assert "<== replay is here" in report
+    assert (tmp_path / "pair" / "repro.sh").exists()
+    hashes = json.load(open(tmp_path / "pair" / "assets.json"))
+    assert recording.spec.kernel in hashes
+
+
+def test_sigkilled_replay_is_aborted(qemu_x86_64, recording, tmp_path):
+    engine = RecordReplay(qemu_x86_64, tmp_path / "pair")
+    progress, sent = _signal_once(engine, signal.SIGKILL)
+    verdict = engine.replay(recording, timeout=60, progress=progress)
+    assert sent
+    assert verdict.verdict == "aborted", verdict.summary()
+    assert "killed by SIGKILL" in verdict.reason
+    assert verdict.report and os.path.exists(verdict.report)
+
+
+def test_truncated_log_does_not_pass(qemu_x86_64, recording, tmp_path):
+    size = os.path.getsize(recording.rrfile)
+    with open(recording.rrfile, "r+b") as log:
+        log.truncate(size // 2)
+    verdict = RecordReplay(qemu_x86_64, tmp_path / "pair").replay(
+        recording, timeout=60, stall_timeout=3)
+    assert not verdict.passed, verdict.summary()
+    log_check = [c for c in verdict.checks if c.name == "log icount"][0]
+    assert not log_check.passed
+    assert "TruncatedLog" in log_check.detail
+    assert "offset" in log_check.detail
+    assert verdict.replay_icount < recording.icount
