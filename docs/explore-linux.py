@@ -108,6 +108,37 @@ def markers(console: Path) -> list[str]:
     return [m.group(1).strip() for m in MARKER.finditer(text)]
 
 
+def block_args(args: argparse.Namespace, disk: Path, overlay: Path,
+               iso: Path) -> list[str]:
+    """The disk (node disk0-rr) and config ISO (node cd) arguments."""
+    if args.blockdev:
+        # -blockdev has no snapshot=on: a fresh qcow2 overlay per phase
+        # keeps the image unmodified and gives replay the recorded start
+        out = ["-blockdev", f"driver=file,filename={overlay},"
+               "node-name=disk0-f",
+               "-blockdev", "driver=qcow2,file=disk0-f,node-name=disk0",
+               "-blockdev", "driver=blkreplay,image=disk0,node-name=disk0-rr",
+               "-blockdev", f"driver=file,filename={iso},node-name=cd-f,"
+               "read-only=on"]
+        if args.cd_blkreplay:
+            return out + ["-blockdev", "driver=raw,file=cd-f,"
+                          "node-name=cd-direct,read-only=on",
+                          "-blockdev", "driver=blkreplay,image=cd-direct,"
+                          "node-name=cd,read-only=on"]
+        return out + ["-blockdev", "driver=raw,file=cd-f,node-name=cd,"
+                      "read-only=on"]
+    out = ["-drive", f"file={disk},format=qcow2,if=none,snapshot=on,"
+           "id=disk0",
+           "-drive", "driver=blkreplay,if=none,image=disk0,id=disk0-rr"]
+    if args.cd_blkreplay:
+        return out + ["-drive", f"file={iso},format=raw,if=none,"
+                      "media=cdrom,id=cd-direct,readonly=on",
+                      "-drive", "driver=blkreplay,if=none,image=cd-direct,"
+                      "id=cd,readonly=on"]
+    return out + ["-drive", f"file={iso},format=raw,if=none,media=cdrom,"
+                  "id=cd,readonly=on"]
+
+
 def run_case(name: str, args: argparse.Namespace, attempt: int) -> dict:
     target, machine, console_dev, cdrom = CASES[name]
     qemu = f"qemu-system-{target}"
@@ -117,7 +148,8 @@ def run_case(name: str, args: argparse.Namespace, attempt: int) -> dict:
     initrd = initramfs.build_initramfs_for(catalogue, target,
                                            work / "initramfs")
 
-    cd_mode = "cdrr" if args.cd_blkreplay else "cd"
+    cd_mode = ("bd-" if args.blockdev else "") + (
+        "cdrr" if args.cd_blkreplay else "cd")
     run = work / "runs" / f"{name}-{args.tx}-{cd_mode}-{args.shift}-{attempt}"
     shutil.rmtree(run, ignore_errors=True)
     (run / "www").mkdir(parents=True)
@@ -139,16 +171,10 @@ def run_case(name: str, args: argparse.Namespace, attempt: int) -> dict:
     iso = cidata.make_cidata_iso(run / "cidata.iso",
                                  cidata.workload_user_data(http_port=port))
 
-    if args.cd_blkreplay:
-        cd_drive = ["-drive", f"file={iso},format=raw,if=none,media=cdrom,"
-                    "id=cd-direct,readonly=on",
-                    "-drive", "driver=blkreplay,if=none,image=cd-direct,"
-                    "id=cd,readonly=on"]
-    else:
-        cd_drive = ["-drive", f"file={iso},format=raw,if=none,media=cdrom,"
-                    "id=cd,readonly=on"]
-
     def argv(mode: str, console: Path) -> list[str]:
+        if args.blockdev:
+            sh("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+               "-b", str(disk), str(run / f"overlay-{mode}.qcow2"))
         return [qemu, "-nodefaults", "-display", "none", "-vga", "none",
                 "-no-reboot", "-m", "512", *machine,
                 "-chardev", f"file,id=con,path={console}",
@@ -157,17 +183,15 @@ def run_case(name: str, args: argparse.Namespace, attempt: int) -> dict:
                 "-append", f"printk.time=1 panic=-1 console={console_dev}",
                 "-icount",
                 f"shift={args.shift},rr={mode},rrfile={run / 'replay.bin'}",
-                "-drive", f"file={disk},format=qcow2,if=none,snapshot=on,"
-                "id=disk0",
-                "-drive", "driver=blkreplay,if=none,image=disk0,id=disk0-rr",
-                "-device", "virtio-blk-pci,drive=disk0-rr",
-                *cd_drive, *cdrom,
+                *block_args(args, disk, run / f"overlay-{mode}.qcow2", iso),
+                "-device", "virtio-blk-pci,drive=disk0-rr", *cdrom,
                 "-netdev", "user,id=net0",
                 "-device", f"virtio-net-pci,netdev=net0,romfile=,tx={args.tx}",
                 "-object", "filter-replay,id=replay,netdev=net0"]
 
     result = {"case": name, "tx": args.tx, "shift": args.shift,
-              "cd_blkreplay": args.cd_blkreplay, "attempt": attempt}
+              "cd_blkreplay": args.cd_blkreplay, "blockdev": args.blockdev,
+              "attempt": attempt}
     try:
         rec_argv = argv("record", run / "record.log")
         (run / "argv.txt").write_text(shlex.join(rec_argv) + "\n")
@@ -213,6 +237,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=180.0,
                         help="wall timeout per QEMU run, seconds")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--blockdev", action="store_true",
+                        help="-blockdev node syntax (qcow2 overlay per "
+                        "phase) instead of -drive ...,snapshot=on")
     parser.add_argument("--cd-blkreplay", action="store_true",
                         help="wrap the config ISO in blkreplay too")
     args = parser.parse_args()
