@@ -2,6 +2,7 @@
 #
 #   make check            the project's own tests (unit + real record/replay)
 #   make check-avocado    the whole replay suite through avocado run
+#   make bench-parallel   check-avocado's speed-up from parallel tasks
 #
 # Each target sets up what it needs: the venv, Debian's QEMU emulators
 # (apt-get when root, otherwise the exact command is printed) and the
@@ -14,6 +15,8 @@
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
 #   AVOCADO_PARALLEL=N                       tests run at once (nproc)
+#   AVOCADO_ARGS="-m configs/smoke.yaml"     more 'avocado run' options
+#   (--replay-icount-shift N, --xunit FILE, --mux-filter-only PATH...)
 #   AVOCADO_RR_CACHE_DIR=...                 asset cache
 #                                            ($XDG_CACHE_HOME/avocado-rr)
 
@@ -25,6 +28,7 @@ AVOCADO_TESTS ?= tests/avocado/replay_kernel.py
 AVOCADO_SHOW ?= app
 AVOCADO_PARALLEL ?= $(shell nproc)
 PYTEST_ARGS ?=
+AVOCADO_ARGS ?=
 
 # Debian packages that provide what the suite runs
 APT_PACKAGES := qemu-system-x86 qemu-system-arm qemu-system-ppc \
@@ -52,12 +56,13 @@ endif
 # resolver only finds base classes in real sys.path directories
 RUN := PYTHONPATH=$(CURDIR) $(VENV)/bin
 
-.PHONY: all venv qemu assets check check-unit check-avocado bench clean help
+.PHONY: all venv qemu assets check check-unit check-avocado bench \
+	bench-parallel clean help
 
 all: help
 
 help:
-	@sed -n '2,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,22p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VENV)/.stamp: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -95,10 +100,14 @@ check-avocado: venv qemu assets
 	$(RUN)/avocado --show=$(AVOCADO_SHOW) run \
 	    --job-results-dir=$(RESULTS_DIR) --disable-sysinfo \
 	    --max-parallel-tasks=$(AVOCADO_PARALLEL) \
-	    $(AVOCADO_TAG_ARGS) $(AVOCADO_TESTS)
+	    $(AVOCADO_TAG_ARGS) $(AVOCADO_ARGS) -- $(AVOCADO_TESTS)
 
 bench: venv qemu assets
 	$(RUN)/python benchmarks/bench_harness.py
+
+# wall time of the same check-avocado selection with 1 and 2 parallel tasks
+bench-parallel: venv qemu assets
+	$(RUN)/python benchmarks/bench_parallel.py $(AVOCADO_TAG_ARGS)
 
 clean:
 	rm -rf build
