@@ -78,6 +78,8 @@ def test_row(state: Mapping) -> dict:
     for key in ("arch", "machine", "cpu"):
         if row[key] is None:
             row[key] = _tag(state, key)
+    if row["overhead"] is None and row["record_time"] and row["replay_time"]:
+        row["overhead"] = row["replay_time"] / row["record_time"]
     return row
 
 
@@ -169,7 +171,7 @@ def svg_chart(rows: list[Mapping], title: str = "record vs replay time") \
                                     (bar, "replay_time", "#ef8636")):
             value = row[key]
             length = float(value or 0) * scale
-            out.append(f'<rect x="{left}" y="{y + offset}" '
+            out.append(f'<rect class="{key[:6]}" x="{left}" y="{y + offset}" '
                        f'width="{length:.1f}" height="{bar - 2}" '
                        f'fill="{colour}"/>')
             out.append(f'<text x="{left + length + 4:.1f}" '
