@@ -45,6 +45,8 @@ LOG = logging.getLogger("avocado_rr.engine")
 
 #: File names inside a pair's directory
 RRFILE = "replay.bin"
+#: A recording whose log grows past this before its pattern is runaway
+MAX_LOG_BYTES = 1 << 30
 
 
 @dataclass
@@ -217,7 +219,8 @@ class RecordReplay:
                failure_patterns: Iterable[str | Pattern] =
                DEFAULT_FAILURE_PATTERNS,
                timeout: float = 120.0,
-               rrfile: str | None = None) -> Recording:
+               rrfile: str | None = None,
+               max_log_bytes: int = MAX_LOG_BYTES) -> Recording:
         """Record until ``pattern`` shows on the console.
 
         :raises RecordFailed: the pattern never came, a failure pattern
@@ -232,8 +235,21 @@ class RecordReplay:
         machine = self._launch(argv, "record")
         try:
             machine.cmd("cont")
+
+            def log_too_big() -> bool:
+                return (os.path.exists(rrfile) and
+                        os.path.getsize(rrfile) > max_log_bytes)
             match = ConsoleWatcher(console).wait(
-                [pattern], failure_patterns, timeout, machine.is_running)
+                [pattern], failure_patterns, timeout,
+                lambda: machine.is_running() and not log_too_big())
+            if match.kind == "exited" and machine.is_running():
+                self.close()
+                raise RecordFailed(Verdict(
+                    "record-failed",
+                    f"runaway recording: the log grew past "
+                    f"{max_log_bytes >> 20} MiB before {pattern_text!r} "
+                    f"appeared; {_describe_log(rrfile)}",
+                    qemu_version=self.qemu.version_line))
             if match.kind != "success":
                 raise RecordFailed(self._record_failure(match, machine,
                                                         pattern_text,
@@ -461,11 +477,12 @@ class RecordReplay:
               DEFAULT_FAILURE_PATTERNS,
               timeout: float = 120.0, stall_timeout: float = 5.0,
               rrfile: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> Verdict:
+              progress: Callable[[int, int], None] | None = None,
+              max_log_bytes: int = MAX_LOG_BYTES) -> Verdict:
         """Record, replay, judge. Record failures become verdicts too."""
         try:
             recording = self.record(spec, pattern, failure_patterns, timeout,
-                                    rrfile)
+                                    rrfile, max_log_bytes)
         except RecordFailed as failure:
             return failure.verdict
         except MachineError as details:
@@ -478,6 +495,20 @@ class RecordReplay:
                            recorded_icount=recording.icount,
                            record_time=recording.record_time,
                            qemu_version=self.qemu.version_line)
+
+
+def _describe_log(rrfile: str) -> str:
+    """What a (possibly unfinished) log is made of, for a verdict."""
+    try:
+        summary = replaylog.summarize(rrfile)
+    except replaylog.ReplayLogError as details:
+        summary = details.partial
+    if summary is None:
+        return "the log can't be read"
+    top = sorted(summary.counts.items(), key=lambda kv: -kv[1])[:3]
+    kinds = ", ".join(f"{name} x{count}" for name, count in top)
+    return (f"{summary.events} events up to icount {summary.icount}, "
+            f"most of them {kinds}")
 
 
 def _describe_exit(code: int | None) -> str:

@@ -11,6 +11,22 @@ import re
 
 from avocado_rr.test import KnownFailure, ReplayKernelTest
 
+#: QEMU 7.2 malta recordings intermittently run away before the kernel
+#: prints anything: seen once with the RTC on the host clock (mipsel, 1.4 GB
+#: of log in 145 s) and once with it on the virtual clock (mips64el, 1.1e9
+#: CP_CLOCK_VIRTUAL checkpoints at a fixed icount: a virtual-timer livelock).
+#: The test keeps running; a runaway is reported as a known failure.
+MALTA_RUNAWAY = KnownFailure(
+    versions=((7, 2),), verdict="record-failed", match="runaway recording",
+    reason="QEMU 7.2 malta: recording intermittently livelocks in timer "
+           "checkpoints before the kernel console comes up",
+    intermittent=True)
+
+#: Malta's Linux calibrates its clock against the RTC; on the host clock
+#: that busy loop logs a host-clock read per iteration (40 MB of log, 5 M
+#: events for mipsel). On the virtual clock the log is 0.5 MB.
+RTC_ON_VM_CLOCK = ("-rtc", "base=2020-01-01T00:00:00,clock=vm")
+
 #: the last lines before the root-mount panic of an initrd-less boot (the
 #: first is x86's, the second the others'); the panic itself is a failure
 #: pattern, and without panic=-1 the guest stays up after it to be stopped
@@ -216,6 +232,9 @@ class Mips64elMalta(ReplayKernelTest):
     console_pattern = ROOT_MOUNT
     memory = "256"
     shift = 5
+    extra_args = RTC_ON_VM_CLOCK
+    max_log_mb = 256
+    known_failure = MALTA_RUNAWAY
 
     def test_record_replay(self):
         self.run_record_replay()
@@ -230,6 +249,9 @@ class MipselMalta(ReplayKernelTest):
     console_pattern = ROOT_MOUNT
     memory = "256"
     shift = 5
+    extra_args = RTC_ON_VM_CLOCK
+    max_log_mb = 256
+    known_failure = MALTA_RUNAWAY
 
     def test_record_replay(self):
         self.run_record_replay()
