@@ -14,7 +14,8 @@ setup(
     include_package_data=True,
     ext_modules=[Extension("avocado_rr.replaylog._scan",
                            ["avocado_rr/replaylog/_scan.c"], optional=True)],
-    package_data={"avocado_rr": ["data/*"]},
+    package_data={"avocado_rr": ["data/*"],
+                  "avocado_rr.guest": ["init.sh"]},
     install_requires=[
         # avocado 113.0 imports pkg_resources, which setuptools 82 removed
         "setuptools<81",
