@@ -70,6 +70,10 @@ class BootSpec:
     trace: list[str] = field(default_factory=list)
     #: QEMU ``-d`` log items for both phases, e.g. "exec,nochain"
     debug_flags: str | None = None
+    #: ``-icount rrsnapshot=``: the recording saves a VM snapshot of this
+    #: name at its start, the replay loads it (``replay-seek`` needs it);
+    #: the extra args must then hold a writable qcow2 drive for it
+    rrsnapshot: str | None = None
 
     @property
     def traced(self) -> bool:
@@ -102,6 +106,7 @@ def qemu_argv(qemu: QemuBinary, spec: BootSpec, mode: str, rrfile: str,
     and trace files, so what the guest sees is identical.
     """
     icount = f"shift={spec.shift},rr={mode},rrfile={rrfile}"
+    rrsnapshot = rrsnapshot or spec.rrsnapshot
     if rrsnapshot:
         icount += f",rrsnapshot={rrsnapshot}"
     trace = []
@@ -208,11 +213,11 @@ class RecordReplay:
         self.log.info("%s: %s", name, shlex.join(machine.argv))
         return machine
 
-    def close(self) -> None:
-        """Kill the running QEMU, if any."""
+    def close(self, grace: float = 2.0) -> None:
+        """Kill the running QEMU, if any (see :meth:`QemuMachine.kill`)."""
         machine, self.active = self.active, None
         if machine is not None:
-            machine.kill()
+            machine.kill(grace)
 
     # -- record ---------------------------------------------------------
     def record(self, spec: BootSpec, pattern: str | Pattern,
@@ -330,12 +335,13 @@ class RecordReplay:
             machine.cmd("cont")
             # a stopped (SIGSTOP) or wedged QEMU must not block the
             # watchdog on a QMP answer
-            machine.set_qmp_timeout(min(2.0, stall_timeout / 2))
+            machine.set_qmp_timeout(min(1.0, stall_timeout / 4))
             outcome = self._drive_replay(machine, recording.icount, timeout,
                                          stall_timeout, progress)
             verdict.replay_icount = outcome.icount
         finally:
-            self.close()
+            # nothing of a replay needs an orderly exit
+            self.close(grace=0)
         verdict.replay_time = time.monotonic() - start
         self._judge(recording, console, machine, outcome, verdict)
         if not verdict.passed:

@@ -192,11 +192,15 @@ class QemuMachine:
                      timeout)
         return self.kill()
 
-    def kill(self) -> int | None:
-        """End QEMU now (SIGTERM, then SIGKILL), close QMP, clean up."""
+    def kill(self, grace: float = 2.0) -> int | None:
+        """End QEMU now, close QMP, clean up.
+
+        :param grace: seconds between SIGTERM (which lets a recording
+                      finish its log) and SIGKILL; 0 kills at once
+        """
         code = None
         if self.proc is not None:
-            code = reaper.kill(self.proc, grace=2.0)
+            code = reaper.kill(self.proc, grace=grace)
         if self._qmp is not None:
             _close_quietly(self._qmp)
             self._qmp = None
