@@ -12,7 +12,7 @@ SECTION = "replay"
 
 @dataclass(frozen=True)
 class ReplaySetting:
-    """One ``[replay]`` setting; ``key`` is also its avocado_rr.settings name."""
+    """One ``[replay]`` setting; ``key`` is its avocado_rr.settings name."""
 
     key: str
     key_type: type

@@ -171,7 +171,8 @@ def svg_chart(rows: list[Mapping], title: str = "record vs replay time") \
                                     (bar, "replay_time", "#ef8636")):
             value = row[key]
             length = float(value or 0) * scale
-            out.append(f'<rect class="{key[:6]}" x="{left}" y="{y + offset}" '
+            out.append(f'<rect class="{key[:6]}" x="{left}" '
+                       f'y="{y + offset}" '
                        f'width="{length:.1f}" height="{bar - 2}" '
                        f'fill="{colour}"/>')
             out.append(f'<text x="{left + length + 4:.1f}" '

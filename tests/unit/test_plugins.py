@@ -1,4 +1,4 @@
-"""The Avocado plugins' own logic: settings export, summary rows, table, SVG."""
+"""The Avocado plugins' logic: settings export, summary rows, table, SVG."""
 
 import json
 import os
