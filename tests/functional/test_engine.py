@@ -158,3 +158,24 @@ def test_truncated_log_does_not_pass(qemu_x86_64, recording, tmp_path):
     assert "TruncatedLog" in log_check.detail
     assert "offset" in log_check.detail
     assert verdict.replay_icount < recording.icount
+
+
+def test_trace_diff_points_at_the_divergence(qemu_x86_64, x86_spec, tmp_path):
+    """-d int in both phases: a good pair's traces agree, a tampered log's
+    interrupt trace shows where the replay left the recorded path."""
+    spec = dataclasses.replace(x86_spec, debug_flags="int")
+    engine = RecordReplay(qemu_x86_64, tmp_path / "pair")
+    recording = engine.record(spec, X86_PATTERN, timeout=60)
+    assert engine.replay(recording, timeout=60).passed
+    runs = [e for e in replaylog.iter_events(recording.rrfile)
+            if e.name == "EVENT_INSTRUCTION" and e.fields["count"] > 100]
+    target = runs[len(runs) // 3]
+    with open(recording.rrfile, "r+b") as log:
+        log.seek(target.offset + 1)
+        log.write((target.fields["count"] - 7).to_bytes(4, "big"))
+    verdict = RecordReplay(qemu_x86_64, tmp_path / "bad").replay(
+        recording, timeout=60, stall_timeout=3)
+    assert not verdict.passed
+    report = open(verdict.report).read()
+    assert ("first trace difference at line" in report or
+            "the replay's trace ends after line" in report), report

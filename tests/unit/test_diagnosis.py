@@ -69,8 +69,22 @@ def test_trace_diff_side_by_side(tmp_path):
     assert "first trace difference at line 13" in text
     assert "13> tlb_fill 0xc" in text and "| tlb_fill 0xdead" in text
     assert "tlb_fill 0xb" in text           # context before it
-    # a replay trace that is a prefix (the replay stops earlier) is fine
+    # a replay trace that stops early: where the recording went on
     rep.write_text("".join(f"tlb_fill {i:#x}\n" for i in range(12)))
+    text = diagnosis.diff_traces(str(rec), str(rep), context=3)
+    assert text.splitlines() == [
+        "the replay's trace ends after line 12, where the recording's goes "
+        "on with:", "     13 tlb_fill 0xc", "     14 tlb_fill 0xd",
+        "     15 tlb_fill 0xe"]
+    # identical as far as the recording goes: nothing to report
+    rep.write_text(rec.read_text())
+    assert diagnosis.diff_traces(str(rec), str(rep)) is None
+
+
+def test_trace_diff_ignores_lazy_condition_codes(tmp_path):
+    rec, rep = tmp_path / "rec.log", tmp_path / "rep.log"
+    rec.write_text("EAX=1\nCCS=00000080 CCD=ffffffff CCO=CLR\nEAX=2\n")
+    rep.write_text("EAX=1\nCCS=00000044 CCD=ffffffff CCO=EFLAGS\nEAX=2\n")
     assert diagnosis.diff_traces(str(rec), str(rep)) is None
 
 
