@@ -31,9 +31,12 @@ rr_marker() {
 }
 
 rr_poweroff() {
-    rr_marker poweroff
     sync
     umount /mnt/cidata 2>/dev/null
+    rr_marker poweroff
+    # stay up a little after the last marker: a recorder waiting for it
+    # stops the machine there (over QMP), which it can't once QEMU exited
+    sleep 2
     poweroff -f
     # not reached; never let /init exit (the kernel would panic)
     while :; do sleep 60; done

@@ -1,0 +1,393 @@
+"""Record/replay of full Linux boots with disk, network and a config ISO.
+
+A :class:`ReplayLinuxTest` boots a Debian kernel with the avocado-rr
+initramfs (busybox, built from the asset catalogue), a NoCloud config ISO
+whose user-data is the workload, a disk under ``blkreplay`` and user-mode
+networking under ``filter-replay``.  The guest writes and reads back its
+disk, fetches a file from an HTTP server the test runs on 127.0.0.1 (the
+guest's 10.0.2.2), prints a marker per step and powers off::
+
+    class X86_64Pc(ReplayLinuxTest):
+        \"\"\"
+        :avocado: tags=arch:x86_64,machine:pc
+        \"\"\"
+        def test_disk_net_iso(self):
+            self.run_linux_record_replay()
+
+The recording runs until the guest's last marker; the HTTP server is then
+stopped and the replay must reproduce the same console and icount from the
+log alone.  Beyond the engine's verdict (console, icounts), the test checks
+that every marker came in both phases in order, that the values the guest
+printed are the ones the host prepared (sha256 of the disk's first KiBs and
+of the served file) and that the disk image was not modified.
+
+Device choices are class attributes, or parameters (``-p``/yaml-to-mux) of
+the same name: ``disk_interface``, ``disk_format``, ``disk_syntax``,
+``cdrom_device``, ``cdrom_mode``, ``net_tx``, ``rrsnapshot``, ``shift``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import time
+
+from avocado_rr import assets, devices
+from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, read_transcript
+from avocado_rr.engine import (BootSpec, Recording, RecordFailed,
+                               RecordReplay, qemu_argv)
+from avocado_rr.guest import cidata, initramfs, markers
+from avocado_rr.httpserve import FileServer, payload
+from avocado_rr.machine import MachineError, QemuMachine
+from avocado_rr.test import ReplayTestBase
+from avocado_rr.verdict import Check, Verdict
+
+#: the guest serial console per QEMU target
+CONSOLES = {"x86_64": "ttyS0", "i386": "ttyS0", "aarch64": "ttyAMA0",
+            "arm": "ttyAMA0"}
+
+DISK_SIZE = 64 << 20
+DISK_KIB = 256
+#: the first DISK_KIB KiB of the disk image, the guest hashes them
+DISK_HEAD = (b"avocado-rr disk image\n" * 12000)[:DISK_KIB * 1024]
+HTTP_PATH = "/payload.bin"
+
+#: the record ends at the guest's last marker (it stays up after it)
+FINAL_PATTERN = markers.PREFIX + markers.FINAL
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ReplayLinuxTest(ReplayTestBase):
+    """Record a full boot with disk, network and ISO; replay; compare."""
+
+    timeout = 300
+    #: asset name or path of the kernel (default ``kernel-<arch>``)
+    kernel: str | None = None
+    #: guest console (default per arch, :data:`CONSOLES`)
+    console_device: str | None = None
+    append: str = "printk.time=1 panic=-1"
+    memory: str = "512"
+    shift: int = 5
+    #: devices (see :mod:`avocado_rr.devices`)
+    disk_interface: str = "virtio"
+    disk_format: str = "qcow2"
+    #: "drive" (-drive snapshot=on) or "blockdev" (nodes over an overlay)
+    disk_syntax: str = "drive"
+    cdrom_device: str = "ide-cd"
+    #: "blkreplay" or "plain"
+    cdrom_mode: str = "blkreplay"
+    #: virtio-net tx mode, "timer" or "bh"
+    net_tx: str = "timer"
+    #: ``-icount rrsnapshot=`` name (None: no snapshot)
+    rrsnapshot: str | None = None
+    extra_args: tuple[str, ...] = ()
+    stall_timeout: float = 5.0
+    failure_patterns = DEFAULT_FAILURE_PATTERNS
+
+    def _param(self, key: str):
+        value = self.params.get(key, default=None)
+        return getattr(self, key) if value is None else value
+
+    # -- inputs ---------------------------------------------------------
+    def prepare_inputs(self) -> None:
+        """Initramfs, disk image, served file and config ISO.
+
+        Everything lands in the output directory (the initramfs is cached
+        by content hash and referenced); ``inputs.json`` lists the hashes.
+        """
+        out = self.outputdir
+        catalogue = assets.default_catalogue()
+        self.kernel_path = self.fetch(self.kernel or f"kernel-{self.arch}")
+        self.initrd = os.fspath(initramfs.build_initramfs_for(catalogue,
+                                                              self.arch))
+        self.log.info("initramfs %s (sha256 %s)", self.initrd,
+                      sha256_file(self.initrd))
+        self.disk_format = self._param("disk_format")
+        self.disk_image = os.path.join(out, f"disk.{self.disk_format}")
+        devices.make_disk_image(self.disk_image, DISK_HEAD, DISK_SIZE,
+                                self.disk_format)
+        self.disk_sha256 = sha256_file(self.disk_image)
+        self.log.info("disk image %s (sha256 %s)", self.disk_image,
+                      self.disk_sha256)
+        self.http_body = payload()
+        self.server = FileServer({HTTP_PATH: self.http_body}).start()
+        self.log.info("HTTP server on 127.0.0.1:%d serves %s (sha256 %s, "
+                      "%d bytes)", self.server.port, HTTP_PATH,
+                      hashlib.sha256(self.http_body).hexdigest(),
+                      len(self.http_body))
+        self.guest_disk = devices.GUEST_DISK[self._param("disk_interface")]
+        self.user_data = cidata.workload_user_data(
+            disk=self.guest_disk, disk_kib=DISK_KIB,
+            http_port=self.server.port, http_path=HTTP_PATH)
+        with open(os.path.join(out, "user-data"), "w",
+                  encoding="utf-8") as user_data:
+            user_data.write(self.user_data)
+        self.iso = os.fspath(cidata.make_cidata_iso(
+            os.path.join(out, "cidata.iso"), self.user_data))
+        self.log.info("config ISO %s (sha256 %s), user-data:\n%s", self.iso,
+                      sha256_file(self.iso), self.user_data)
+        inputs = {"kernel": self.kernel_path,
+                  "kernel_sha256": sha256_file(self.kernel_path),
+                  "initramfs": self.initrd,
+                  "initramfs_sha256": sha256_file(self.initrd),
+                  "disk_image": self.disk_image,
+                  "disk_sha256": self.disk_sha256,
+                  "iso": self.iso, "iso_sha256": sha256_file(self.iso),
+                  "http_sha256": hashlib.sha256(self.http_body).hexdigest(),
+                  "http_port": self.server.port}
+        with open(os.path.join(out, "inputs.json"), "w",
+                  encoding="utf-8") as data:
+            json.dump(inputs, data, indent=2)
+
+    def device_args(self) -> list[str]:
+        """The QEMU arguments of the disk, cdrom, network (and snapshot)."""
+        args: list[str] = []
+        interface = self._param("disk_interface")
+        cdrom_device = self._param("cdrom_device")
+        if "scsi" in (interface, cdrom_device.split("-")[0]):
+            args += devices.scsi_controller_args()
+        overlay = None
+        if self._param("disk_syntax") == "blockdev":
+            overlay = self.overlay_path()
+            devices.make_overlay(self.disk_image, overlay, self.disk_format)
+        args += devices.disk_args(self.disk_image, self.disk_format,
+                                  interface, self._param("disk_syntax"),
+                                  overlay)
+        args += devices.cdrom_args(self.iso, cdrom_device,
+                                   self._param("cdrom_mode"))
+        args += devices.net_args(self._param("net_tx"))
+        if self._param("rrsnapshot"):
+            snap = os.path.join(self.outputdir, "rrsnapshot.qcow2")
+            devices.make_empty_qcow2(snap)
+            args += devices.rrsnapshot_drive_args(snap)
+        return args + list(self.extra_args)
+
+    def overlay_path(self) -> str:
+        return os.path.join(self.outputdir, "disk-overlay.qcow2")
+
+    def boot_spec(self) -> BootSpec:
+        console = self.console_device or CONSOLES[self.arch]
+        return BootSpec(
+            arch=self.arch, machine=self.machine, cpu=self.cpu,
+            kernel=self.kernel_path, initrd=self.initrd,
+            append=f"{self.append} console={console}",
+            shift=int(self._harness_setting("icount_shift",
+                                            self._param("shift"))),
+            memory=str(self.memory), extra_args=self.device_args(),
+            net_none=False, rrsnapshot=self._param("rrsnapshot") or None)
+
+    def expected_markers(self):
+        return markers.expected_markers(
+            disk=self.guest_disk, disk_head=DISK_HEAD, disk_kib=DISK_KIB,
+            http_body=self.http_body)
+
+    # -- the pair -------------------------------------------------------
+    def run_linux_record_replay(self) -> tuple[Verdict, Recording | None]:
+        """Record, stop the HTTP server, replay, judge; FAIL on a mismatch."""
+        self.server = None
+        try:
+            self.prepare_inputs()
+            spec = self.boot_spec()
+        except (assets.AssetError, initramfs.InitramfsError,
+                devices.DeviceError, cidata.CidataError) as details:
+            self._stop_server()
+            self.error(f"could not prepare the guest: {details}")
+        self.rr = RecordReplay(self.qemu, self.outputdir, log=self.log)
+        self._log_cmdline_features(spec)
+        recording = None
+        wall = max(self.timeout / 2 - 10, 10)
+        try:
+            recording = self.rr.record(spec, FINAL_PATTERN,
+                                       self.failure_patterns, timeout=wall)
+        except RecordFailed as failure:
+            verdict = failure.verdict
+        except MachineError as details:
+            verdict = Verdict("record-failed", str(details),
+                              qemu_version=self.qemu.version_line)
+        finally:
+            self._stop_server()
+        if recording is not None:
+            verdict = self._replay(recording, wall)
+        self.conclude(verdict)
+        return verdict, recording
+
+    def _stop_server(self) -> None:
+        server, self.server = getattr(self, "server", None), None
+        if server is not None:
+            server.stop()
+            self.log.info("HTTP server stopped after answering %s",
+                          server.requests)
+
+    def _replay(self, recording: Recording, wall: float) -> Verdict:
+        expected = self.expected_markers()
+        recorded = read_transcript(recording.console)
+        recorded = recorded[:recording.console_bytes]
+        problem = markers.check_markers(recorded, expected)
+        image_ok = sha256_file(self.disk_image) == self.disk_sha256
+        if problem or not image_ok:
+            reason = (f"the recorded workload went wrong: {problem}"
+                      if problem else
+                      f"the disk image {self.disk_image} was modified by "
+                      f"the recording")
+            return Verdict("record-failed", reason,
+                           recorded_icount=recording.icount,
+                           record_time=recording.record_time,
+                           qemu_version=self.qemu.version_line)
+        self.log.info("recording: all %d markers in order; the guest "
+                      "read the disk and HTTP values the host prepared",
+                      len(expected))
+        if self._param("disk_syntax") == "blockdev":
+            # the replay must start from the recorded disk state
+            devices.make_overlay(self.disk_image, self.overlay_path(),
+                                 self.disk_format)
+        try:
+            verdict = self.rr.replay(
+                recording, timeout=wall,
+                stall_timeout=float(self._harness_setting(
+                    "stall_timeout", self.stall_timeout)),
+                progress=self._log_progress)
+        except MachineError as details:
+            return Verdict("aborted", str(details),
+                           recorded_icount=recording.icount,
+                           record_time=recording.record_time,
+                           qemu_version=self.qemu.version_line)
+        replayed = read_transcript(self.rr.path("replay-console.log"))
+        problem = markers.check_markers(replayed, expected)
+        verdict.checks.append(Check(
+            "markers", problem is None,
+            problem or f"all {len(expected)} markers in order"))
+        image_ok = sha256_file(self.disk_image) == self.disk_sha256
+        verdict.checks.append(Check(
+            "disk image", image_ok,
+            f"sha256 {'unchanged' if image_ok else 'changed'} after both "
+            f"phases"))
+        if verdict.passed and not (problem is None and image_ok):
+            verdict.verdict = "diverged"
+            verdict.reason = problem or "the replay modified the disk image"
+        return verdict
+
+    def _log_cmdline_features(self, spec: BootSpec) -> None:
+        """Say which record/replay devices the command lines carry."""
+        line = shlex.join(spec.qemu_args())
+        for feature in ("driver=blkreplay", "snapshot=on", "media=cdrom",
+                        "filter-replay", "tx="):
+            self.log.info("command line has %s: %s", feature,
+                          "yes" if feature in line else "no")
+
+    # -- replay-seek ----------------------------------------------------
+    def run_seek_check(self, recording: Recording,
+                       fraction: float = 0.5) -> None:
+        """Jump around a snapshotted recording with replay-break/-seek.
+
+        A third QEMU replays ``recording`` (which must have been made with
+        ``rrsnapshot``): it breaks at ``fraction`` of the stop icount (M),
+        seeks forward to the recorded stop icount (S), then seeks back to
+        M, which loads the snapshot and replays from the start.  At each
+        stop ``query-replay`` must show the target icount; the console at S
+        must equal the recording's up to its stop point, and the backward
+        seek must print the recording's first bytes again, exactly as many
+        as the linear replay had at M.
+        """
+        if not recording.spec.rrsnapshot:
+            self.error("run_seek_check needs a recording with rrsnapshot")
+        recorded = read_transcript(recording.console)
+        recorded = recorded[:recording.console_bytes]
+        target = recording.icount
+        middle = int(target * fraction)
+        console = os.path.join(self.outputdir, "seek-console.log")
+        argv = qemu_argv(self.qemu, recording.spec, "replay",
+                         recording.rrfile, console)
+        with open(os.path.join(self.outputdir, "seek-cmdline.txt"), "w",
+                  encoding="utf-8") as out:
+            out.write(shlex.join(argv) + "\n")
+        machine = QemuMachine(argv, self.outputdir, "seek")
+        self._seek_machine = machine
+        problems = []
+        try:
+            machine.launch()
+            self.log.info("seek: %s", shlex.join(machine.argv))
+            machine.cmd("replay-break", icount=middle)
+            machine.cmd("cont")
+            at = self._wait_paused(machine, middle)
+            linear = read_transcript(console)
+            self.log.info("seek: break at %d of %d, console %d bytes", at,
+                          target, len(linear))
+            if at != middle:
+                problems.append(f"replay-break stopped at {at}, not {middle}")
+            if not recorded.startswith(linear):
+                problems.append("the console at the break is not a prefix "
+                                "of the recorded one")
+            machine.cmd("replay-seek", icount=target)
+            at = self._wait_paused(machine, target)
+            forward = read_transcript(console)
+            self.log.info("seek: forward to %d, console %d bytes", at,
+                          len(forward))
+            if at != target:
+                problems.append(f"forward seek stopped at {at}, not {target}")
+            if forward != recorded:
+                problems.append(f"console after the forward seek: "
+                                f"{len(forward)} bytes, not the recorded "
+                                f"{len(recorded)} bytes")
+            machine.cmd("replay-seek", icount=middle)
+            at = self._wait_paused(machine, middle)
+            back = read_transcript(console)
+            self.log.info("seek: back to %d, console %d bytes", at, len(back))
+            if at != middle:
+                problems.append(f"backward seek stopped at {at}, not "
+                                f"{middle}")
+            if back != forward + linear:
+                problems.append(f"after the backward seek the console "
+                                f"grew by {len(back) - len(forward)} bytes, "
+                                f"expected the {len(linear)} bytes the "
+                                f"recording had at icount {middle}")
+        except (MachineError, TimeoutError) as details:
+            problems.append(f"QEMU failed during the seeks: {details}; "
+                            f"stderr {machine.stderr.strip()[-500:]!r}")
+        finally:
+            machine.kill()
+        if problems:
+            self.fail("replay-seek: " + "; ".join(problems))
+        self.log.info("replay-seek: break, forward and backward seeks "
+                      "stopped at their icounts with the recorded console")
+
+    def _wait_paused(self, machine: QemuMachine, target: int,
+                     timeout: float = 120.0) -> int:
+        """Wait until a replay stops (at ``target``); return its icount."""
+        deadline = time.monotonic() + timeout
+        last, last_change = -1, time.monotonic()
+        while True:
+            icount = machine.cmd("query-replay")["icount"]
+            status = machine.cmd("query-status")["status"]
+            if status == "paused" and icount >= target:
+                return icount
+            now = time.monotonic()
+            if icount != last:
+                last, last_change = icount, now
+            if not machine.is_running():
+                raise MachineError(f"QEMU exited at icount {last}")
+            if now - last_change > max(self.stall_timeout, 10.0):
+                raise TimeoutError(f"no progress at icount {icount} of "
+                                   f"{target} ({status})")
+            if now > deadline:
+                raise TimeoutError(f"still at icount {icount} of {target} "
+                                   f"after {timeout}s ({status})")
+            time.sleep(0.1)
+
+    def tearDown(self):
+        machine = getattr(self, "_seek_machine", None)
+        if machine is not None:
+            machine.kill()
+        self._stop_server()
+        super().tearDown()
+
+
+__all__ = ["CONSOLES", "FINAL_PATTERN", "ReplayLinuxTest"]
