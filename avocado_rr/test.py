@@ -96,8 +96,24 @@ class ReplayTestBase(Test):
             value = settings.get(key)
         return default if value is None else value
 
+    def _cancel_foreign_variant(self) -> None:
+        """CANCEL a mux variant meant for another case (matrix files).
+
+        A variant of configs/matrix.yaml names one (arch, machine[, cpu])
+        cell; a test pinned to another cell by its class attributes or
+        tags does not run under it (QEMU's avocado_qemu cancelled a test
+        whose arch did not match the same way).
+        """
+        for key in ("arch", "machine", "cpu"):
+            wanted = self.params.get(key, default=None)
+            own = getattr(type(self), key, None) or self._tag_value(key)
+            if wanted is not None and own is not None and str(wanted) != own:
+                self.cancel(f"variant {self.name.variant} is for "
+                            f"{key}:{wanted}; this test is {key}:{own}")
+
     def setUp(self):
         self.rr: RecordReplay | None = None
+        self._cancel_foreign_variant()
         self.arch = self._setting("arch")
         self.machine = self._setting("machine")
         self.cpu = self._setting("cpu")
@@ -120,7 +136,14 @@ class ReplayTestBase(Test):
         """A verified local path for a catalogue asset (or a plain path)."""
         if not name_or_path:
             return None
-        path = assets.resolve_asset(name_or_path)
+        if settings.get_bool("offline") and not os.path.exists(name_or_path):
+            try:
+                path = assets.default_catalogue().verify(name_or_path)
+            except assets.AssetError as details:
+                self.error(f"offline: {details} (pre-fetch with 'avocado "
+                           f"replay-assets fetch' or 'make assets')")
+        else:
+            path = assets.resolve_asset(name_or_path)
         self.log.info("asset %s: %s", name_or_path, path)
         return os.fspath(path)
 
