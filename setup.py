@@ -1,6 +1,23 @@
 """Packaging for avocado-rr."""
 
+import os
+import shutil
+
 from setuptools import Extension, find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildWithCatalogue(build_py):
+    """Ship configs/assets.yaml and assets.lock inside the package, so an
+    installed avocado-rr (not only a checkout) knows its assets."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "avocado_rr", "data")
+        os.makedirs(target, exist_ok=True)
+        for name in ("assets.yaml", "assets.lock"):
+            shutil.copy(os.path.join("configs", name), target)
+
 
 setup(
     name="avocado-rr",
@@ -12,6 +29,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["avocado_rr", "avocado_rr.*"]),
     include_package_data=True,
+    cmdclass={"build_py": BuildWithCatalogue},
     ext_modules=[Extension("avocado_rr.replaylog._scan",
                            ["avocado_rr/replaylog/_scan.c"], optional=True)],
     package_data={"avocado_rr": ["data/*"],
