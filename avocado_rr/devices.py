@@ -68,9 +68,13 @@ def disk_args(image: str, fmt: str = "qcow2", interface: str = "virtio",
     :param interface: ``virtio`` (virtio-blk-pci) or ``scsi`` (scsi-hd on
         the virtio-scsi controller, which :func:`scsi_controller_args`
         adds; add it once per machine)
-    :param syntax: ``drive`` (``-drive ...,snapshot=on``) or ``blockdev``
-        (``-blockdev`` nodes over ``overlay``, a qcow2 whose backing file
-        is ``image``; see :func:`make_overlay`)
+    :param syntax: ``drive`` (``-drive``) or ``blockdev`` (``-blockdev``
+        nodes, which need an ``overlay``)
+    :param overlay: a qcow2 whose backing file is ``image`` (see
+        :func:`make_overlay`), opened writable instead of ``image``;
+        without it ``-drive ...,snapshot=on`` keeps the writes in a
+        temporary file.  ``rrsnapshot=`` needs an overlay: the snapshot
+        saved by the recording must still be in the disk for the replay.
     """
     _choose("disk format", fmt, DISK_FORMATS)
     _choose("disk interface", interface, DISK_INTERFACES)
@@ -78,11 +82,11 @@ def disk_args(image: str, fmt: str = "qcow2", interface: str = "virtio",
     image = _check_path(image)
     rr_node = f"{node}-rr"
     if syntax == "drive":
-        if overlay is not None:
-            raise DeviceError("an overlay is for syntax='blockdev'; -drive "
-                              "uses snapshot=on")
-        args = ["-drive", f"file={image},format={fmt},if=none,snapshot=on,"
-                f"id={node}",
+        if overlay is None:
+            disk = f"file={image},format={fmt},if=none,snapshot=on,id={node}"
+        else:
+            disk = f"file={_check_path(overlay)},format=qcow2,if=none,id={node}"
+        args = ["-drive", disk,
                 "-drive", f"driver=blkreplay,if=none,image={node},"
                 f"id={rr_node}"]
     else:

@@ -156,7 +156,7 @@ class ReplayLinuxTest(ReplayTestBase):
         if "scsi" in (interface, cdrom_device.split("-")[0]):
             args += devices.scsi_controller_args()
         overlay = None
-        if self._param("disk_syntax") == "blockdev":
+        if self.uses_overlay:
             overlay = self.overlay_path()
             devices.make_overlay(self.disk_image, overlay, self.disk_format)
         args += devices.disk_args(self.disk_image, self.disk_format,
@@ -170,6 +170,12 @@ class ReplayLinuxTest(ReplayTestBase):
             devices.make_empty_qcow2(snap)
             args += devices.rrsnapshot_drive_args(snap)
         return args + list(self.extra_args)
+
+    @property
+    def uses_overlay(self) -> bool:
+        """-blockdev has no snapshot=on; rrsnapshot needs a lasting disk."""
+        return (self._param("disk_syntax") == "blockdev" or
+                bool(self._param("rrsnapshot")))
 
     def overlay_path(self) -> str:
         return os.path.join(self.outputdir, "disk-overlay.qcow2")
@@ -191,8 +197,13 @@ class ReplayLinuxTest(ReplayTestBase):
             http_body=self.http_body)
 
     # -- the pair -------------------------------------------------------
-    def run_linux_record_replay(self) -> tuple[Verdict, Recording | None]:
-        """Record, stop the HTTP server, replay, judge; FAIL on a mismatch."""
+    def run_linux_record_replay(self, keep_log: bool = False
+                                ) -> tuple[Verdict, Recording | None]:
+        """Record, stop the HTTP server, replay, judge; FAIL on a mismatch.
+
+        :param keep_log: keep the replay log even if the pair passes (for
+            more replays of it, e.g. :meth:`run_seek_check`)
+        """
         self.server = None
         try:
             self.prepare_inputs()
@@ -217,7 +228,12 @@ class ReplayLinuxTest(ReplayTestBase):
             self._stop_server()
         if recording is not None:
             verdict = self._replay(recording, wall)
-        self.conclude(verdict)
+        keep, self.keep_artifacts = self.keep_artifacts, (
+            self.keep_artifacts or keep_log)
+        try:
+            self.conclude(verdict)
+        finally:
+            self.keep_artifacts = keep
         return verdict, recording
 
     def _stop_server(self) -> None:
@@ -245,8 +261,9 @@ class ReplayLinuxTest(ReplayTestBase):
         self.log.info("recording: all %d markers in order; the guest "
                       "read the disk and HTTP values the host prepared",
                       len(expected))
-        if self._param("disk_syntax") == "blockdev":
-            # the replay must start from the recorded disk state
+        if self.uses_overlay and not self._param("rrsnapshot"):
+            # the replay must start from the recorded disk state (with
+            # rrsnapshot the snapshot in the overlay restores it)
             devices.make_overlay(self.disk_image, self.overlay_path(),
                                  self.disk_format)
         try:
@@ -358,6 +375,7 @@ class ReplayLinuxTest(ReplayTestBase):
             self.fail("replay-seek: " + "; ".join(problems))
         self.log.info("replay-seek: break, forward and backward seeks "
                       "stopped at their icounts with the recorded console")
+        self._discard_bulky_artifacts()
 
     def _wait_paused(self, machine: QemuMachine, target: int,
                      timeout: float = 120.0) -> int:

@@ -84,7 +84,7 @@ class Aarch64VirtSeek(ReplayLinuxTest):
     rrsnapshot = "init"
 
     def test_rrsnapshot_seek(self):
-        verdict, recording = self.run_linux_record_replay()
+        verdict, recording = self.run_linux_record_replay(keep_log=True)
         if verdict.passed:
             self.run_seek_check(recording)
 
