@@ -294,11 +294,17 @@ class ReplayLinuxTest(ReplayTestBase):
 
     def _log_cmdline_features(self, spec: BootSpec) -> None:
         """Say which record/replay devices the command lines carry."""
-        line = shlex.join(spec.qemu_args())
-        for feature in ("driver=blkreplay", "snapshot=on", "media=cdrom",
-                        "filter-replay", "tx="):
-            self.log.info("command line has %s: %s", feature,
-                          "yes" if feature in line else "no")
+        line = " ".join(spec.qemu_args())
+        features = {
+            "blkreplay node": "driver=blkreplay",
+            "disk snapshot=on": "snapshot=on",
+            "cdrom ISO": f"file={self.iso},format=raw,if=none,media=cdrom",
+            "filter-replay": "filter-replay,",
+            "virtio-net tx mode": f"tx={self._param('net_tx')}",
+        }
+        for name, text in features.items():
+            self.log.info("command line has %s (%s): %s", name, text,
+                          "yes" if text in line else "no")
 
     # -- replay-seek ----------------------------------------------------
     def run_seek_check(self, recording: Recording,
