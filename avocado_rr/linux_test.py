@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shlex
+import socket
 import time
 
 from avocado_rr import assets, devices
@@ -239,9 +240,15 @@ class ReplayLinuxTest(ReplayTestBase):
     def _stop_server(self) -> None:
         server, self.server = getattr(self, "server", None), None
         if server is not None:
+            port = server.port
             server.stop()
-            self.log.info("HTTP server stopped after answering %s",
-                          server.requests)
+            try:
+                socket.create_connection(("127.0.0.1", port), 2).close()
+                state = "still accepts connections (another process?)"
+            except OSError as details:
+                state = f"refuses connections ({details.strerror})"
+            self.log.info("HTTP server stopped after answering %s; "
+                          "127.0.0.1:%d %s", server.requests, port, state)
 
     def _replay(self, recording: Recording, wall: float) -> Verdict:
         expected = self.expected_markers()

@@ -49,6 +49,17 @@ class I386Pc(ReplayLinuxTest):
         self.run_linux_record_replay()
 
 
+class I386Q35(ReplayLinuxTest):
+    """
+    :avocado: tags=arch:i386,machine:q35
+    """
+    # the 686 kernel has AHCI: the cdrom on q35's own IDE controller
+    cdrom_device = "ide-cd"
+
+    def test_disk_net_iso(self):
+        self.run_linux_record_replay()
+
+
 class Aarch64Virt(ReplayLinuxTest):
     """
     :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a57
