@@ -85,7 +85,8 @@ def disk_args(image: str, fmt: str = "qcow2", interface: str = "virtio",
         if overlay is None:
             disk = f"file={image},format={fmt},if=none,snapshot=on,id={node}"
         else:
-            disk = f"file={_check_path(overlay)},format=qcow2,if=none,id={node}"
+            overlay = _check_path(overlay)
+            disk = f"file={overlay},format=qcow2,if=none,id={node}"
         args = ["-drive", disk,
                 "-drive", f"driver=blkreplay,if=none,image={node},"
                 f"id={rr_node}"]
