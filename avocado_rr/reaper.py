@@ -8,6 +8,9 @@ nor stops the timed-out test thread:
   process dies, even by SIGKILL;
 * every live child is kept in a registry that an ``atexit`` hook and a
   SIGTERM/SIGINT/SIGHUP handler drain (killing each process group);
+* a watcher thread kills the children when this process is orphaned
+  (its parent, e.g. Avocado's runner, was SIGKILLed): nothing is left
+  to report the test, so its QEMU must not run on;
 * the owners (:class:`avocado_rr.machine.QemuMachine`) kill their child
   in ``finally`` blocks and context-manager exits.
 """
@@ -21,6 +24,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from typing import Callable
 
 LOG = logging.getLogger("avocado_rr.reaper")
@@ -29,6 +33,8 @@ _PR_SET_PDEATHSIG = 1
 _LIVE: dict[int, subprocess.Popen] = {}
 _LOCK = threading.Lock()
 _HANDLERS_INSTALLED = False
+#: seconds between two checks of the parent process
+ORPHAN_POLL = 0.5
 
 
 def _set_pdeathsig() -> None:
@@ -106,6 +112,16 @@ def _signal_group(proc: subprocess.Popen, signum: int) -> None:
         proc.send_signal(signum)
 
 
+def _watch_parent(parent: int) -> None:
+    """Kill the children once our parent is gone (we were re-parented)."""
+    while True:
+        time.sleep(ORPHAN_POLL)
+        if os.getppid() != parent:
+            LOG.info("parent %d is gone: killing our QEMU children", parent)
+            kill_all()
+            return
+
+
 def _chain(signum: int, previous: Callable | int | None) -> Callable:
     def handler(sig, frame):
         kill_all()
@@ -125,6 +141,8 @@ def _install_handlers() -> None:
         return
     _HANDLERS_INSTALLED = True
     atexit.register(kill_all)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),),
+                     name="avocado-rr-orphan-watch", daemon=True).start()
     if threading.current_thread() is not threading.main_thread():
         # signal handlers can only be set from the main thread; the
         # pdeathsig and atexit layers still apply

@@ -1,5 +1,6 @@
 """No QEMU outlives the process that started it, however that ends."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -54,3 +55,33 @@ def test_qemu_dies_with_its_parent(qemu_x86_64, tmp_path, signum):
         proc.kill()
         proc.wait()
         subprocess.run(["pkill", "-9", "-f", str(tmp_path)])
+
+
+ORPHAN = textwrap.dedent("""
+    import subprocess, sys
+    # the middle process: starts the QEMU owner, reports its PIDs, waits
+    owner = subprocess.Popen([sys.executable, "-c", sys.argv[1],
+                              sys.argv[2], sys.argv[3]],
+                             stdout=subprocess.PIPE, text=True)
+    print(owner.pid, owner.stdout.readline().strip(), flush=True)
+    owner.wait()
+""")
+
+
+def test_qemu_dies_when_its_owner_is_orphaned(qemu_x86_64, tmp_path):
+    """Avocado may SIGKILL a test's runner: the test process, orphaned,
+    must not leave its QEMU running."""
+    middle = subprocess.Popen([sys.executable, "-c", ORPHAN, LAUNCH,
+                               qemu_x86_64.path, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    owner_pid, qemu_pid = map(int, middle.stdout.readline().split())
+    try:
+        middle.kill()                  # the owner is re-parented
+        middle.wait()
+        assert _gone(qemu_pid), f"QEMU {qemu_pid} outlived its orphaned owner"
+    finally:
+        for pid in (owner_pid, qemu_pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
