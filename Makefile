@@ -11,7 +11,7 @@
 # Variables:
 #   AVOCADO_TAGS="arch:x86_64 machine:virt"  select tests (space = OR,
 #                                            comma = AND, as in QEMU)
-#   AVOCADO_TESTS=tests/avocado/replay_kernel.py
+#   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: tests/avocado)
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
 #   AVOCADO_PARALLEL=N                       tests run at once (nproc)
@@ -24,7 +24,7 @@ PYTHON ?= python3
 VENV ?= build/venv
 VENV_PY := $(VENV)/bin/python
 RESULTS_DIR ?= build/results
-AVOCADO_TESTS ?= tests/avocado/replay_kernel.py
+AVOCADO_TESTS ?= tests/avocado
 AVOCADO_SHOW ?= app
 AVOCADO_PARALLEL ?= $(shell nproc)
 PYTEST_ARGS ?=
