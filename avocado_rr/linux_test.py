@@ -37,6 +37,7 @@ import time
 
 from avocado_rr import assets, devices
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, read_transcript
+from avocado_rr.download import sha256_file
 from avocado_rr.engine import (BootSpec, Recording, RecordFailed,
                                RecordReplay, qemu_argv)
 from avocado_rr.guest import cidata, initramfs, markers
@@ -57,14 +58,6 @@ HTTP_PATH = "/payload.bin"
 
 #: the record ends at the guest's last marker (it stays up after it)
 FINAL_PATTERN = markers.PREFIX + markers.FINAL
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ReplayLinuxTest(ReplayTestBase):
