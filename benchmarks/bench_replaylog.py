@@ -82,7 +82,8 @@ def _ref_decode(path: str, out) -> tuple[int, int]:
                 res, off = dword(f), dword(f)
                 text = "%d -> %d" % (off, res)
             elif eid == 27:
-                ret, size = dword(f), dword(f)
+                dword(f)  # ret
+                size = dword(f)
                 f.seek(size, os.SEEK_CUR)
                 text = "%d bytes" % size
             elif eid in (28, 29):

@@ -13,8 +13,6 @@ The avocado-rr guest ``/init`` runs ``user-data`` when it starts with
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,6 +23,8 @@ import pycdlib.dates
 import pycdlib.headervd
 import pycdlib.inplaceeditor
 import pycdlib.pycdlib
+
+from avocado_rr.download import atomic_write
 
 VOLUME_ID = "cidata"
 
@@ -116,14 +116,7 @@ def make_cidata_iso(path: str | Path, user_data: str | bytes,
     """Write a NoCloud ISO to ``path`` (atomically); return the path."""
     path = Path(path)
     data = cidata_bytes(user_data, meta_data, network_config)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, data)
     return path
 
 

@@ -23,10 +23,10 @@ import hashlib
 import lzma
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from avocado_rr.download import atomic_write
 from avocado_rr.guest.cpio import Archive
 
 #: bump when the layout of the image changes, so cached images are rebuilt
@@ -285,14 +285,7 @@ def build_initramfs(busybox: str | Path, kernel_root: str | Path,
         return target
     data = initramfs_bytes(busybox, module_files, init_script)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".initramfs-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(target, data)
     return target
 
 

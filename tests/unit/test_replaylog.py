@@ -16,7 +16,7 @@ import shutil
 import pytest
 
 from avocado_rr import replaylog as R
-from avocado_rr.replaylog import backend, dumpcli
+from avocado_rr.replaylog import dumpcli
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "replaylog")
 with open(os.path.join(FIXTURES, "bios-disk-net.json"),

@@ -17,7 +17,7 @@ import pytest
 from avocado_rr import replaylog as R
 from avocado_rr.replaylog import backend
 
-from test_replaylog import FIXTURES, SIDECAR, _unxz
+from test_replaylog import SIDECAR, _unxz
 import test_replaylog_synthetic as synthetic
 from test_replaylog_synthetic import ERROR_CASES, IDS, old_log
 
