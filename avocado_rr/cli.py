@@ -40,6 +40,12 @@ def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
                       help="console line (substring) that ends the recording")
     boot.add_argument("--shift", type=int, default=7,
                       help="icount shift (7)")
+    boot.add_argument("--debug-flags", metavar="ITEMS",
+                      help="QEMU -d items logged in both phases (e.g. int); "
+                      "a failed replay's report shows where they part")
+    boot.add_argument("--trace", action="append", default=[],
+                      metavar="PATTERN", help="QEMU trace events enabled in "
+                      "both phases (repeatable)")
     boot.add_argument("--qemu-arg", action="append", default=[],
                       metavar="ARG", help="extra QEMU argument (repeatable; "
                       "use --qemu-arg=-foo for arguments starting with -)")
@@ -115,7 +121,8 @@ def _spec(args) -> BootSpec:
                     memory=args.memory, kernel=resolve(args.kernel),
                     initrd=resolve(args.initrd), dtb=resolve(args.dtb),
                     append=args.append, shift=args.shift,
-                    extra_args=list(args.qemu_arg))
+                    extra_args=list(args.qemu_arg),
+                    debug_flags=args.debug_flags, trace=list(args.trace))
 
 
 def _emit(args, verdict: Verdict, extra: dict | None = None) -> int:

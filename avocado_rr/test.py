@@ -240,6 +240,10 @@ class ReplayKernelTest(ReplayTestBase):
     stall_timeout: float = 5.0
     #: a recording whose log outgrows this before the pattern is runaway
     max_log_mb: int = 1024
+    #: QEMU ``-d`` items and ``-trace`` event patterns for both phases; a
+    #: failed pair's report then shows where the traces part
+    debug_flags: str | None = None
+    trace_events: tuple[str, ...] = ()
 
     def boot_spec(self) -> BootSpec:
         """The machine to record and replay, from attributes and params."""
@@ -248,7 +252,10 @@ class ReplayKernelTest(ReplayTestBase):
             kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.append,
             shift=int(self._harness_setting("icount_shift", self.shift)),
-            memory=str(self.memory), extra_args=list(self.extra_args))
+            memory=str(self.memory), extra_args=list(self.extra_args),
+            debug_flags=self.params.get("debug_flags",
+                                        default=self.debug_flags),
+            trace=list(self.trace_events))
 
     def run_record_replay(self) -> Verdict:
         """Record, replay, judge; FAIL with the reason on any mismatch."""
