@@ -43,12 +43,8 @@ from avocado_rr.engine import (BootSpec, Recording, RecordFailed,
 from avocado_rr.guest import cidata, initramfs, markers
 from avocado_rr.httpserve import FileServer, payload
 from avocado_rr.machine import MachineError, QemuMachine
-from avocado_rr.test import ReplayTestBase
+from avocado_rr.test import CONSOLES, ReplayTestBase
 from avocado_rr.verdict import Check, Verdict
-
-#: the guest serial console per QEMU target
-CONSOLES = {"x86_64": "ttyS0", "i386": "ttyS0", "aarch64": "ttyAMA0",
-            "arm": "ttyAMA0"}
 
 DISK_SIZE = 64 << 20
 DISK_KIB = 256
@@ -414,4 +410,4 @@ class ReplayLinuxTest(ReplayTestBase):
         super().tearDown()
 
 
-__all__ = ["CONSOLES", "FINAL_PATTERN", "ReplayLinuxTest"]
+__all__ = ["FINAL_PATTERN", "ReplayLinuxTest"]

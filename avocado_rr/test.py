@@ -8,7 +8,6 @@ calls :meth:`ReplayKernelTest.run_record_replay`::
         :avocado: tags=arch:x86_64,machine:pc
         \"\"\"
         kernel = "kernel-x86_64"
-        append = "console=ttyS0"
         console_pattern = "Kernel command line"
 
         def test_record_replay(self):
@@ -216,6 +215,12 @@ class ReplayTestBase(Test):
                           rrfile)
 
 
+#: The guest's serial console device per QEMU target
+CONSOLES = {"x86_64": "ttyS0", "i386": "ttyS0", "aarch64": "ttyAMA0",
+            "arm": "ttyAMA0", "ppc64": "hvc0", "s390x": "sclp0",
+            "mips64el": "ttyS0", "mipsel": "ttyS0"}
+
+
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
@@ -227,8 +232,8 @@ class ReplayKernelTest(ReplayTestBase):
     kernel: str | None = None
     initrd: str | None = None
     dtb: str | None = None
-    #: kernel command line
-    append: str = ""
+    #: kernel command line (default: ``printk.time=1 console=<CONSOLES>``)
+    append: str | None = None
     #: the console line that ends the recording (substring or compiled re)
     console_pattern: str | re.Pattern = "Kernel command line"
     failure_patterns = DEFAULT_FAILURE_PATTERNS
@@ -250,12 +255,18 @@ class ReplayKernelTest(ReplayTestBase):
         return BootSpec(
             arch=self.arch, machine=self.machine, cpu=self.cpu,
             kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
-            dtb=self.fetch(self.dtb), append=self.append,
+            dtb=self.fetch(self.dtb), append=self.kernel_command_line(),
             shift=int(self._harness_setting("icount_shift", self.shift)),
             memory=str(self.memory), extra_args=list(self.extra_args),
             debug_flags=self.params.get("debug_flags",
                                         default=self.debug_flags),
             trace=list(self.trace_events))
+
+    def kernel_command_line(self) -> str:
+        """``append``, or timestamps and the arch's serial console."""
+        if self.append is not None:
+            return self.append
+        return f"printk.time=1 console={CONSOLES[self.arch]}"
 
     def run_record_replay(self) -> Verdict:
         """Record, replay, judge; FAIL with the reason on any mismatch."""

@@ -6,6 +6,7 @@
 #
 # The kernels come from Debian packages (configs/assets.yaml); no initrd,
 # so the boots end in the root-mount panic, just after the line waited for.
+# The kernel command line is "printk.time=1 console=<the arch's serial>".
 
 import re
 
@@ -39,7 +40,6 @@ class X86_64Pc(ReplayKernelTest):
     :avocado: tags=arch:x86_64,machine:pc
     """
     kernel = "kernel-x86_64"
-    append = "printk.time=1 console=ttyS0"
     console_pattern = ROOT_MOUNT
 
     def test_record_replay(self):
@@ -51,7 +51,6 @@ class X86_64Q35(ReplayKernelTest):
     :avocado: tags=arch:x86_64,machine:q35
     """
     kernel = "kernel-x86_64"
-    append = "printk.time=1 console=ttyS0"
     console_pattern = ROOT_MOUNT
 
     def test_record_replay(self):
@@ -63,7 +62,6 @@ class X86_64Microvm(ReplayKernelTest):
     :avocado: tags=arch:x86_64,machine:microvm
     """
     kernel = "kernel-x86_64"
-    append = "printk.time=1 console=ttyS0"
     console_pattern = ROOT_MOUNT
 
     def test_record_replay(self):
@@ -75,7 +73,6 @@ class I386Pc(ReplayKernelTest):
     :avocado: tags=arch:i386,machine:pc
     """
     kernel = "kernel-i386"
-    append = "printk.time=1 console=ttyS0"
     console_pattern = ROOT_MOUNT
 
     def test_record_replay(self):
@@ -88,7 +85,6 @@ class I386Q35(ReplayKernelTest):
     :avocado: tags=arch:i386,machine:q35
     """
     kernel = "kernel-i386"
-    append = "printk.time=1 console=ttyS0"
     # the 686 kernel is slow under TCG: an early line keeps this case short
     console_pattern = "Kernel command line"
 
@@ -100,7 +96,6 @@ class Aarch64VirtCortexA57(ReplayKernelTest):
     :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a57
     """
     kernel = "kernel-aarch64"
-    append = "printk.time=1 console=ttyAMA0"
     console_pattern = ROOT_MOUNT
     shift = 5
 
@@ -113,7 +108,6 @@ class Aarch64VirtMax(ReplayKernelTest):
     :avocado: tags=arch:aarch64,machine:virt,cpu:max
     """
     kernel = "kernel-aarch64"
-    append = "printk.time=1 console=ttyAMA0"
     console_pattern = ROOT_MOUNT
     shift = 5
 
@@ -127,7 +121,6 @@ class Aarch64VirtCortexA53(ReplayKernelTest):
     :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a53
     """
     kernel = "kernel-aarch64"
-    append = "printk.time=1 console=ttyAMA0"
     console_pattern = "Kernel command line"
     shift = 5
 
@@ -140,7 +133,6 @@ class Aarch64VirtCortexA72(ReplayKernelTest):
     :avocado: tags=arch:aarch64,machine:virt,cpu:cortex-a72
     """
     kernel = "kernel-aarch64"
-    append = "printk.time=1 console=ttyAMA0"
     console_pattern = "Kernel command line"
     shift = 5
 
@@ -152,7 +144,6 @@ class ArmVirt(ReplayKernelTest):
     :avocado: tags=arch:arm,machine:virt,cpu:cortex-a15
     """
     kernel = "kernel-armhf"
-    append = "printk.time=1 console=ttyAMA0"
     console_pattern = ROOT_MOUNT
     shift = 5
 
@@ -166,7 +157,6 @@ class ArmVirtCortexA7(ReplayKernelTest):
     :avocado: tags=arch:arm,machine:virt,cpu:cortex-a7
     """
     kernel = "kernel-armhf"
-    append = "printk.time=1 console=ttyAMA0"
     console_pattern = "Kernel command line"
     shift = 5
 
@@ -178,7 +168,6 @@ class Ppc64Pseries(ReplayKernelTest):
     :avocado: tags=arch:ppc64,machine:pseries
     """
     kernel = "kernel-ppc64el"
-    append = "printk.time=1 console=hvc0"
     # pseries powers off at once on a panic (RTAS os-term), so stop at the
     # last initcall line, about 90 virtual seconds before it
     console_pattern = "evm: HMAC attrs"
@@ -193,7 +182,6 @@ class Ppc64Powernv(ReplayKernelTest):
     :avocado: tags=arch:ppc64,machine:powernv
     """
     kernel = "kernel-ppc64el"
-    append = "printk.time=1 console=hvc0"
     console_pattern = "Kernel command line"
     memory = "1024"
     known_failure = KnownFailure(
@@ -211,7 +199,6 @@ class S390xCcwVirtio(ReplayKernelTest):
     :avocado: tags=arch:s390x,machine:s390-ccw-virtio
     """
     kernel = "kernel-s390x"
-    append = "printk.time=1 console=sclp0"
     console_pattern = ROOT_MOUNT
     known_failure = KnownFailure(
         versions=((7, 2),), verdict="record-failed",
@@ -228,7 +215,6 @@ class Mips64elMalta(ReplayKernelTest):
     :avocado: tags=arch:mips64el,machine:malta,cpu:5KEc
     """
     kernel = "kernel-mips64el"
-    append = "printk.time=1 console=ttyS0"
     console_pattern = ROOT_MOUNT
     memory = "256"
     shift = 5
@@ -245,7 +231,6 @@ class MipselMalta(ReplayKernelTest):
     :avocado: tags=arch:mipsel,machine:malta
     """
     kernel = "kernel-mipsel"
-    append = "printk.time=1 console=ttyS0"
     console_pattern = ROOT_MOUNT
     memory = "256"
     shift = 5
