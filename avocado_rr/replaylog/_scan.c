@@ -247,6 +247,9 @@ static PyObject *scan(PyObject *self, PyObject *args)
                     cwb += res;
                 }
             }
+            if (!cnt[id] && k != K_QWORD) {
+                fv[id] = icount;    /* where the event first occurs */
+            }
             cnt[id]++;
             last_id = id;
             pos += 1 + size;

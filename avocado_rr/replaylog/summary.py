@@ -25,6 +25,8 @@ class ScanState:
     char_write_bytes: int = 0
     counts: list[int] = field(default_factory=lambda: [0] * 256)
     first_index: list[int] = field(default_factory=lambda: [0] * 256)
+    #: a clock event's first value; for other events, the icount at
+    #: which the first of them occurs
     first_value: list[int] = field(default_factory=lambda: [0] * 256)
     last_value: list[int] = field(default_factory=lambda: [0] * 256)
 
@@ -37,8 +39,8 @@ class ScanState:
         self.last_id = eid
         if not self.counts[eid]:
             self.first_index[eid] = ev.index
-            if ev.group == "clock":
-                self.first_value[eid] = ev.fields["value"]
+            self.first_value[eid] = (ev.fields["value"]
+                                     if ev.group == "clock" else ev.icount)
         self.counts[eid] += 1
         if ev.group == "clock":
             self.last_value[eid] = ev.fields["value"]
@@ -61,6 +63,9 @@ class LogSummary:
     clean_end: bool
     shutdown_cause: str | None      # first shutdown request of the log
     shutdown_causes: list[str]      # distinct causes, in order of appearance
+    #: icount at the first shutdown request: where a replay of the log
+    #: stops (QEMU 7.2 can log instructions after it, see engine.py)
+    shutdown_icount: int | None
     counts: dict[str, int]          # per event name, in id order
     host_clock_first: int | None
     host_clock_last: int | None
@@ -95,7 +100,8 @@ def build_summary(path: str, header: LogHeader, state: ScanState,
             continue
         counts[ev.name] = n
         if ev.group == "shutdown":
-            causes.append((state.first_index[ev.id], ev.arg))
+            causes.append((state.first_index[ev.id], ev.arg,
+                           state.first_value[ev.id]))
     causes.sort()
     host = clocks.get("HOST", (None, None))
     virt = clocks.get("VIRTUAL_RT", (None, None))
@@ -110,7 +116,8 @@ def build_summary(path: str, header: LogHeader, state: ScanState,
         format=fmt.name, events=state.events, icount=state.icount,
         clean_end=clean,
         shutdown_cause=causes[0][1] if causes else None,
-        shutdown_causes=[c for _, c in causes], counts=counts,
+        shutdown_causes=[c for _, c, _ in causes],
+        shutdown_icount=causes[0][2] if causes else None, counts=counts,
         host_clock_first=host[0], host_clock_last=host[1],
         host_clock_span_ns=None if host[0] is None else host[1] - host[0],
         virtual_clock_first=virt[0], virtual_clock_last=virt[1],
@@ -137,6 +144,8 @@ def summary_text(s: LogSummary) -> str:
         f"bytes decoded:  {s.bytes_decoded} of {s.file_size}",
         f"shutdown cause: {s.shutdown_cause or '-'} "
         f"(all: {', '.join(s.shutdown_causes) or '-'})",
+        f"shutdown at:    icount "
+        f"{'-' if s.shutdown_icount is None else s.shutdown_icount}",
         f"clean end:      {'yes' if s.clean_end else 'no'}",
     ]
     if s.error:

@@ -6,6 +6,8 @@ filter-replay NIC (iPXE DHCP) and a serial chardev the host sent a line
 to, stopped with QMP stop/query-replay/quit; ``bios-disk-net.json`` holds
 the query-replay icount and the figures of QEMU's replay-dump.py for it.
 ``killed.rr.xz`` is the same boot killed with SIGKILL (header version 0).
+``aarch64-quit-tail.rr.xz`` is an arm64 kernel boot stopped the same way
+whose log has QEMU 7.2's quit tail: instructions logged after the quit.
 """
 
 import json
@@ -36,7 +38,8 @@ def _unxz(name: str, dest_dir) -> str:
 def logs(tmp_path_factory):
     d = tmp_path_factory.mktemp("rr")
     return {"full": _unxz("bios-disk-net.rr.xz", d),
-            "killed": _unxz("killed.rr.xz", d)}
+            "killed": _unxz("killed.rr.xz", d),
+            "tail": _unxz("aarch64-quit-tail.rr.xz", d)}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,7 @@ def test_totals_match_query_replay_and_replay_dump(logs):
     assert s.clean_end is True
     assert s.shutdown_cause == "host-qmp-quit"
     assert s.shutdown_causes == ["host-qmp-quit", "host-signal"]
+    assert s.shutdown_icount == s.icount
     assert s.bytes_decoded == s.file_size == SIDECAR["log_size"]
     assert sum(s.counts.values()) == s.events
     assert s.counts["EVENT_END"] == 1
@@ -254,3 +258,20 @@ def test_follow_growing_log(logs, tmp_path):
     assert len(seen) == SIDECAR["replay_dump"]["events"]
     assert seen[-1].name == "EVENT_END"
     assert seen[-1].icount == SIDECAR["query_replay_icount"]
+
+
+def test_quit_tail_is_located(logs):
+    """QEMU 7.2 logged the QMP quit before the last instructions."""
+    with open(os.path.join(FIXTURES, "aarch64-quit-tail.json"),
+              encoding="utf-8") as f:
+        sidecar = json.load(f)
+    s = R.summarize(logs["tail"])
+    assert s.icount == sidecar["query_replay_icount"]
+    assert s.shutdown_icount == sidecar["quit_icount"] < s.icount
+    assert s.shutdown_cause == "host-qmp-quit"
+    events = list(R.iter_events(logs["tail"]))
+    quit_ = next(e for e in events if e.group == "shutdown")
+    assert quit_.icount == s.shutdown_icount
+    after = [e for e in events if e.index > quit_.index]
+    assert sum(e.fields["count"] for e in after
+               if e.name == "EVENT_INSTRUCTION") == s.icount - quit_.icount

@@ -49,7 +49,8 @@ def with_c(scan, monkeypatch):
 @pytest.fixture(scope="module")
 def real_logs(tmp_path_factory):
     d = tmp_path_factory.mktemp("rr")
-    return [_unxz("bios-disk-net.rr.xz", d), _unxz("killed.rr.xz", d)]
+    return [_unxz("bios-disk-net.rr.xz", d), _unxz("killed.rr.xz", d),
+            _unxz("aarch64-quit-tail.rr.xz", d)]
 
 
 def _outcome(fn, *args, **kw):
@@ -79,12 +80,14 @@ def _both_agree(path):
 
 
 def test_real_logs_agree(with_c, real_logs):
-    full, killed = real_logs
+    full, killed, tail = real_logs
     summary, text = _both_agree(full)
     assert summary.icount == SIDECAR["query_replay_icount"]
     assert text.count(b"\n") == SIDECAR["replay_dump"]["events"]
     outcome, _ = _both_agree(killed)
     assert outcome[0] is R.UnfinishedLog
+    summary, _ = _both_agree(tail)
+    assert summary.shutdown_icount < summary.icount
 
 
 def test_real_log_navigation_agrees(with_c, real_logs):
