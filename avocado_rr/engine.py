@@ -8,18 +8,24 @@ A pair goes like this:
 1. **record**: QEMU starts paused with ``-icount shift=N,rr=record``, runs
    until the console shows the stop pattern (a failure pattern or an early
    exit fails the recording), is stopped over QMP, and its ``query-replay``
-   icount and console length are taken: that is the stop point.  The guest
-   then runs on a little before it is stopped again and quits, because a
-   replay whose log ends right at the break icount races the break against
-   the replayed ``quit`` (``replay_next_event_is()`` processes a SHUTDOWN
-   event as soon as no instructions are left, and the break is a timer);
-2. **replay**: the same command line with ``rr=replay`` starts paused, a
-   ``replay-break`` is set at the stop point, and the replay runs until it
-   stops there (or ends, dies, stops progressing or times out);
+   icount and console length are taken: that is the stop point.  QEMU then
+   quits while the guest is stopped;
+2. **replay**: the same command line with ``rr=replay`` starts paused; its
+   shutdown action is set to ``pause`` and a ``replay-break`` is set where
+   the log's quit is, and the replay runs until it stops there (or ends,
+   dies, stops progressing or times out).  The log's quit is normally at
+   the stop point, but QEMU 7.2 writes a SHUTDOWN event without first
+   logging the instructions run since the previous event, so the log can
+   hold the recording's last instructions *after* its quit: a replay
+   processes the quit first and can never execute them.  The replay then
+   stops at the quit, short of the recorded icount by exactly that tail
+   (which the log shows);
 3. **judge**: the console transcripts up to the stop point must be
-   byte-identical, the replay icount must equal the recorded stop icount,
-   and the final recorded icount must equal the sum of the INSTRUCTION
-   events in the log.
+   byte-identical (a console write logs the instruction count, so the
+   console at the log's quit is the console at the stop point), the
+   replay icount must equal the log's quit icount (the recorded stop
+   icount but for that tail), and the recorded stop icount must equal the
+   sum of the INSTRUCTION events in the log.
 """
 
 from __future__ import annotations
@@ -264,7 +270,8 @@ class RecordReplay:
                 machine.cmd("stop")
                 icount = machine.cmd("query-replay")["icount"]
                 console_bytes = os.path.getsize(console)
-                final_icount = self._run_past(machine, icount)
+                # stopped: nothing runs between here and the quit
+                final_icount = icount
             except MachineError as details:
                 raise RecordFailed(Verdict(
                     "record-failed",
@@ -287,20 +294,6 @@ class RecordReplay:
         self.log.info("record: icount %d in %.2fs, log %d bytes", icount,
                       elapsed, os.path.getsize(rrfile))
         return recording
-
-    @staticmethod
-    def _run_past(machine: QemuMachine, icount: int,
-                  limit: float = 5.0) -> int:
-        """Let the guest run beyond ``icount``, stop it, return its icount."""
-        machine.cmd("cont")
-        deadline = time.monotonic() + limit
-        while True:
-            now = machine.cmd("query-replay")["icount"]
-            if now > icount or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        machine.cmd("stop")
-        return machine.cmd("query-replay")["icount"]
 
     def _record_failure(self, match, machine: QemuMachine, pattern: str,
                         timeout: float) -> Verdict:
@@ -329,21 +322,28 @@ class RecordReplay:
                           final_icount=recording.final_icount,
                           record_time=recording.record_time,
                           qemu_version=self.qemu.version_line)
+        log = _summarize(recording.rrfile)
+        stop_at = replay_stop_icount(recording, log)
+        verdict.log_stop_icount = stop_at
         machine = self._launch(argv, "replay")
         try:
-            machine.cmd("replay-break", icount=recording.icount)
+            # a replayed quit pauses instead of ending QEMU, so the stop
+            # point can be read whichever of the quit and the break
+            # comes first when they are at the same icount
+            machine.cmd("set-action", shutdown="pause")
+            machine.cmd("replay-break", icount=stop_at)
             machine.cmd("cont")
             # a stopped (SIGSTOP) or wedged QEMU must not block the
             # watchdog on a QMP answer
             machine.set_qmp_timeout(min(1.0, stall_timeout / 4))
-            outcome = self._drive_replay(machine, recording.icount, timeout,
+            outcome = self._drive_replay(machine, stop_at, timeout,
                                          stall_timeout, progress)
             verdict.replay_icount = outcome.icount
         finally:
             # nothing of a replay needs an orderly exit
             self.close(grace=0)
         verdict.replay_time = time.monotonic() - start
-        self._judge(recording, console, machine, outcome, verdict)
+        self._judge(recording, console, machine, outcome, log, verdict)
         if not verdict.passed:
             self._diagnose(verdict, recording, argv, trace_file)
         self._save_verdict(verdict, recording, console)
@@ -403,6 +403,7 @@ class RecordReplay:
 
     def _judge(self, recording: Recording, console: str,
                machine: QemuMachine, outcome: "_ReplayOutcome",
+               log: "replaylog.LogSummary | replaylog.ReplayLogError",
                verdict: Verdict) -> None:
         stderr = machine.stderr
         verdict.replay_error = parse_replay_error(stderr)
@@ -424,16 +425,21 @@ class RecordReplay:
                       f"{diff.recorded_line!r}, replayed "
                       f"{diff.replayed_line!r}")
         verdict.checks.append(Check("console", diff is None, detail))
-        verdict.checks.append(Check(
-            "replay icount", outcome.icount == recording.icount,
-            f"replay {outcome.icount}, recorded {recording.icount}"))
-        try:
-            summary = replaylog.summarize(recording.rrfile)
-        except replaylog.ReplayLogError as details:
+        stop_at = verdict.log_stop_icount
+        detail = f"replay {outcome.icount}, recorded {recording.icount}"
+        if stop_at != recording.icount:
+            detail += (f"; the log's quit is at icount {stop_at}: QEMU "
+                       f"logged the recording's last "
+                       f"{recording.icount - stop_at} instructions after "
+                       f"it, and no replay runs them")
+        verdict.checks.append(Check("replay icount",
+                                    outcome.icount == stop_at, detail))
+        if isinstance(log, replaylog.ReplayLogError):
             verdict.checks.append(Check("log icount", False,
-                                        f"unreadable log, {type(details).__name__}: "
-                                        f"{details}"))
+                                        f"unreadable log, {type(log).__name__}: "
+                                        f"{log}"))
         else:
+            summary = log
             verdict.log_icount = summary.icount
             verdict.log_events = summary.events
             verdict.checks.append(Check(
@@ -501,6 +507,30 @@ class RecordReplay:
                            recorded_icount=recording.icount,
                            record_time=recording.record_time,
                            qemu_version=self.qemu.version_line)
+
+
+def replay_stop_icount(recording: Recording, log=None) -> int:
+    """Where a replay of ``recording`` stops: its stop icount, or the
+    log's quit where QEMU logged the quit before the last instructions
+    (see the module's docstring).
+
+    :param log: the log's summary, if already made
+    """
+    if log is None:
+        log = _summarize(recording.rrfile)
+    if (isinstance(log, replaylog.LogSummary) and
+            log.shutdown_icount is not None):
+        return min(recording.icount, log.shutdown_icount)
+    return recording.icount
+
+
+def _summarize(rrfile: str
+               ) -> "replaylog.LogSummary | replaylog.ReplayLogError":
+    """The log's summary, or the error that stopped its reading."""
+    try:
+        return replaylog.summarize(rrfile)
+    except replaylog.ReplayLogError as details:
+        return details
 
 
 def _describe_log(rrfile: str) -> str:

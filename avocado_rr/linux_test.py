@@ -39,7 +39,7 @@ from avocado_rr import assets, devices
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, read_transcript
 from avocado_rr.download import sha256_file
 from avocado_rr.engine import (BootSpec, Recording, RecordFailed,
-                               RecordReplay, qemu_argv)
+                               RecordReplay, qemu_argv, replay_stop_icount)
 from avocado_rr.guest import cidata, initramfs, markers
 from avocado_rr.httpserve import FileServer, payload
 from avocado_rr.machine import MachineError, QemuMachine
@@ -320,7 +320,7 @@ class ReplayLinuxTest(ReplayTestBase):
             self.error("run_seek_check needs a recording with rrsnapshot")
         recorded = read_transcript(recording.console)
         recorded = recorded[:recording.console_bytes]
-        target = recording.icount
+        target = replay_stop_icount(recording)
         middle = int(target * fraction)
         console = os.path.join(self.outputdir, "seek-console.log")
         argv = qemu_argv(self.qemu, recording.spec, "replay",
@@ -334,6 +334,8 @@ class ReplayLinuxTest(ReplayTestBase):
         try:
             machine.launch()
             self.log.info("seek: %s", shlex.join(machine.argv))
+            # the log's quit may come with the forward seek's break
+            machine.cmd("set-action", shutdown="pause")
             machine.cmd("replay-break", icount=middle)
             machine.cmd("cont")
             at = self._wait_paused(machine, middle)
@@ -387,7 +389,8 @@ class ReplayLinuxTest(ReplayTestBase):
         while True:
             icount = machine.cmd("query-replay")["icount"]
             status = machine.cmd("query-status")["status"]
-            if status == "paused" and icount >= target:
+            if status in ("paused", "shutdown") and icount >= target:
+                self.log.info("seek: %s at icount %d", status, icount)
                 return icount
             now = time.monotonic()
             if icount != last:

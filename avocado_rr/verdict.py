@@ -124,6 +124,10 @@ class Verdict:
     #: icount when the recording ended (what the log must add up to)
     final_icount: int | None = None
     replay_icount: int | None = None
+    #: where the log's quit is, so where a replay stops (QEMU 7.2 can log
+    #: a recording's last instructions after it: then below
+    #: recorded_icount)
+    log_stop_icount: int | None = None
     log_icount: int | None = None
     log_events: int | None = None
     console_equal: bool | None = None
