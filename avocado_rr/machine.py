@@ -60,8 +60,7 @@ class QemuMachine:
     @property
     def argv(self) -> list[str]:
         """The command line as launched (QMP options included)."""
-        return self.base_argv + ["-qmp",
-                                 f"unix:{self.qmp_path},server=on,wait=off"]
+        return self.base_argv + qmp_args(self.qmp_path)
 
     def launch(self, connect_timeout: float = 30.0) -> None:
         """Start QEMU and connect to its QMP monitor.
@@ -212,6 +211,11 @@ class QemuMachine:
 
     def __exit__(self, *exc_info) -> None:
         self.kill()
+
+
+def qmp_args(path: str) -> list[str]:
+    """QEMU options for the QMP monitor socket at ``path``."""
+    return ["-qmp", f"unix:{path},server=on,wait=off"]
 
 
 def _close_quietly(qmp: QEMUMonitorProtocol) -> None:

@@ -7,12 +7,21 @@ In one run, alternating, ``--rounds`` times:
   the test's own ``time_elapsed`` from results.json (setUp, record,
   replay, judging, tearDown; not Avocado's job start-up);
 * **raw**: the very command lines that test ran (from its
-  ``record-cmdline.txt`` / ``replay-cmdline.txt``) without ``-S`` or QMP:
-  the recording is watched for the same console pattern and ended with
+  ``record-cmdline.txt`` / ``replay-cmdline.txt``, with the QMP monitor
+  socket the harness adds, which nobody connects to) without ``-S``: the
+  recording is watched for the same console pattern and ended with
   SIGTERM (which ends a recording cleanly), the replay runs until QEMU
-  exits by itself at the end of the log.
+  exits by itself at the end of the log;
+* **raw, no QMP**: the same without the QMP monitor.
 
-Prints the medians and the ratio harness/raw (goal: <= 1.05).
+Prints the medians and the ratios harness/raw (the harness's own
+overhead, goal: <= 1.05) and raw/raw-no-QMP: what merely having a QMP
+monitor costs QEMU 7.2 under icount.  A QMP monitor on a socket runs in
+QEMU's monitor I/O thread, whose AioContext is woken by every
+virtual-clock notification (the guest's timers): one more thread busy on
+a 2-core machine and an eventfd write per notification in the vCPU
+thread.  No QMP client can avoid it; HMP or a QMP monitor on the null
+chardev (no I/O thread) do not pay it.
 
 Usage: PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
            [--case tests/avocado/replay_kernel.py:X86_64Pc] [--rounds 3]
@@ -36,10 +45,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avocado_rr.console import ConsoleWatcher  # noqa: E402
+from avocado_rr.machine import qmp_args  # noqa: E402
 
 
-def run_harness(case: str, workdir: Path) -> tuple[float, Path, str]:
-    """Run the case through Avocado; (time, its data dir, its pattern)."""
+def run_harness(case: str, workdir: Path
+                ) -> tuple[float, Path, str, tuple[float, float]]:
+    """Run the case through Avocado.
+
+    :return: its time, its data dir, its pattern, its (record, replay)
+             times
+    """
     results = workdir / "results"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
@@ -53,12 +68,17 @@ def run_harness(case: str, workdir: Path) -> tuple[float, Path, str]:
                  f"{test['fail_reason']}\n{proc.stdout}")
     datadir = Path(test["logdir"]) / "data"
     recording = json.loads((datadir / "replay.bin.json").read_text())
-    return test["time_elapsed"], datadir, recording["pattern"]
+    verdict = json.loads((datadir / "verdict.json").read_text())
+    return (test["time_elapsed"], datadir, recording["pattern"],
+            (verdict["record_time"], verdict["replay_time"]))
 
 
-def _raw_argv(cmdline: Path, rrfile: str, console: str) -> list[str]:
+def _raw_argv(cmdline: Path, rrfile: str, console: str,
+              qmp: str | None) -> list[str]:
     argv = shlex.split(cmdline.read_text())
     argv.remove("-S")
+    if qmp:
+        argv += qmp_args(qmp)
     out = []
     for arg in argv:
         if arg.startswith("file,id=console,path="):
@@ -70,15 +90,18 @@ def _raw_argv(cmdline: Path, rrfile: str, console: str) -> list[str]:
     return out
 
 
-def run_raw(datadir: Path, pattern: str, workdir: Path) -> float:
+def run_raw(datadir: Path, pattern: str, workdir: Path,
+            with_qmp: bool) -> tuple[float, float]:
     """The same command lines, no harness: record to pattern, replay."""
     import re
     rrfile = str(workdir / "raw.bin")
     console = workdir / "raw-record.log"
+    console.unlink(missing_ok=True)
+    qmp = str(workdir / "qmp.sock") if with_qmp else None
     regex = re.compile(pattern) if "|" in pattern else pattern
     start = time.monotonic()
     rec = subprocess.Popen(_raw_argv(datadir / "record-cmdline.txt", rrfile,
-                                     str(console)),
+                                     str(console), qmp),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         match = ConsoleWatcher(console).wait([regex], [], timeout=300,
@@ -87,8 +110,9 @@ def run_raw(datadir: Path, pattern: str, workdir: Path) -> float:
             sys.exit(f"raw recording: {match.kind}")
         rec.send_signal(signal.SIGTERM)
         rec.wait(60)
+        recorded = time.monotonic()
         rep = subprocess.run(_raw_argv(datadir / "replay-cmdline.txt", rrfile,
-                                       str(workdir / "raw-replay.log")),
+                                       str(workdir / "raw-replay.log"), qmp),
                              stdout=subprocess.DEVNULL, timeout=600)
         if rep.returncode != 0:
             sys.exit(f"raw replay exited with {rep.returncode}")
@@ -96,7 +120,7 @@ def run_raw(datadir: Path, pattern: str, workdir: Path) -> float:
         if rec.poll() is None:
             rec.kill()
             rec.wait()
-    return time.monotonic() - start
+    return recorded - start, time.monotonic() - recorded
 
 
 def main() -> int:
@@ -105,17 +129,38 @@ def main() -> int:
                         default="tests/avocado/replay_kernel.py:X86_64Pc")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    harness, raw = [], []
+    harness, raw, bare = [], [], []
+    phases: dict[str, list[tuple[float, float]]] = {
+        "harness": [], "raw": [], "raw without QMP": []}
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
-            elapsed, datadir, pattern = run_harness(args.case, Path(tmp))
+            elapsed, datadir, pattern, times = run_harness(args.case,
+                                                           Path(tmp))
             harness.append(elapsed)
-            raw.append(run_raw(datadir, pattern, Path(tmp)))
+            phases["harness"].append(times)
+            times = run_raw(datadir, pattern, Path(tmp), with_qmp=True)
+            raw.append(sum(times))
+            phases["raw"].append(times)
+            times = run_raw(datadir, pattern, Path(tmp), with_qmp=False)
+            bare.append(sum(times))
+            phases["raw without QMP"].append(times)
         print(f"round {round_ + 1}: harness {harness[-1]:.2f}s, "
-              f"raw {raw[-1]:.2f}s", flush=True)
-    h, r = statistics.median(harness), statistics.median(raw)
-    print(f"\n{args.case}\nmedian harness {h:.2f}s, median raw {r:.2f}s, "
-          f"ratio harness/raw {h / r:.3f} (goal <= 1.05)")
+              f"raw {raw[-1]:.2f}s, raw without QMP {bare[-1]:.2f}s",
+              flush=True)
+    for name, times in phases.items():
+        print(f"  {name:<16} median record "
+              f"{statistics.median(t[0] for t in times):.2f}s, replay "
+              f"{statistics.median(t[1] for t in times):.2f}s")
+    h, r, b = (statistics.median(harness), statistics.median(raw),
+               statistics.median(bare))
+    print(f"\n{args.case}\n"
+          f"median harness {h:.2f}s, raw {r:.2f}s, raw without QMP "
+          f"{b:.2f}s\n"
+          f"ratio harness/raw          {h / r:.3f} (the harness's "
+          f"overhead; goal <= 1.05)\n"
+          f"ratio raw/raw without QMP  {r / b:.3f} (QEMU's cost of a QMP "
+          f"monitor under icount)\n"
+          f"ratio harness/raw w/o QMP  {h / b:.3f}")
     return 0
 
 
