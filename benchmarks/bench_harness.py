@@ -12,7 +12,10 @@ In one run, alternating, ``--rounds`` times:
   recording is watched for the same console pattern and ended with
   SIGTERM (which ends a recording cleanly), the replay runs until QEMU
   exits by itself at the end of the log;
-* **raw, no QMP**: the same without the QMP monitor.
+* **raw, no QMP**: the same without the QMP monitor;
+* **engine**: the same case through ``avocado_rr.engine`` (what
+  ReplayKernelTest runs) in this process, without Avocado: splits the
+  harness's overhead between avocado-rr and Avocado.
 
 Prints the medians and the ratios harness/raw (the harness's own
 overhead, goal: <= 1.05) and raw/raw-no-QMP: what merely having a QMP
@@ -45,7 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avocado_rr.console import ConsoleWatcher  # noqa: E402
+from avocado_rr.engine import Recording, RecordReplay  # noqa: E402
 from avocado_rr.machine import qmp_args  # noqa: E402
+from avocado_rr.qemu_binary import find_qemu  # noqa: E402
 
 
 def run_harness(case: str, workdir: Path
@@ -123,44 +128,75 @@ def run_raw(datadir: Path, pattern: str, workdir: Path,
     return recorded - start, time.monotonic() - recorded
 
 
+def run_engine(datadir: Path, pattern: str, workdir: Path
+               ) -> tuple[float, float]:
+    """The case's record/replay pair through the engine, no Avocado."""
+    import re
+    spec = Recording.load(str(datadir / "replay.bin")).spec
+    regex = re.compile(pattern) if "|" in pattern else pattern
+    engine = RecordReplay(find_qemu(spec.arch), str(workdir / "engine"))
+    verdict = engine.check(spec, regex, timeout=300)
+    if not verdict.passed:
+        sys.exit(f"engine pair did not pass: {verdict.summary()}")
+    return verdict.record_time, verdict.replay_time
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case",
                         default="tests/avocado/replay_kernel.py:X86_64Pc")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    harness, raw, bare = [], [], []
+    harness, raw, bare, engine = [], [], [], []
     phases: dict[str, list[tuple[float, float]]] = {
-        "harness": [], "raw": [], "raw without QMP": []}
+        "harness": [], "engine": [], "raw": [], "raw without QMP": []}
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
             elapsed, datadir, pattern, times = run_harness(args.case,
                                                            Path(tmp))
             harness.append(elapsed)
             phases["harness"].append(times)
-            times = run_raw(datadir, pattern, Path(tmp), with_qmp=True)
-            raw.append(sum(times))
-            phases["raw"].append(times)
-            times = run_raw(datadir, pattern, Path(tmp), with_qmp=False)
-            bare.append(sum(times))
-            phases["raw without QMP"].append(times)
+            others = [
+                (raw, "raw", lambda: run_raw(datadir, pattern, Path(tmp),
+                                             with_qmp=True)),
+                (bare, "raw without QMP",
+                 lambda: run_raw(datadir, pattern, Path(tmp),
+                                 with_qmp=False)),
+                (engine, "engine",
+                 lambda: run_engine(datadir, pattern, Path(tmp))),
+            ]
+            # rotate, so that a drift of the machine's speed within a
+            # round does not always favour the same one
+            shift = round_ % len(others)
+            for totals, name, run in others[shift:] + others[:shift]:
+                times = run()
+                totals.append(sum(times))
+                phases[name].append(times)
         print(f"round {round_ + 1}: harness {harness[-1]:.2f}s, "
-              f"raw {raw[-1]:.2f}s, raw without QMP {bare[-1]:.2f}s",
-              flush=True)
+              f"engine {engine[-1]:.2f}s, raw {raw[-1]:.2f}s, "
+              f"raw without QMP {bare[-1]:.2f}s", flush=True)
     for name, times in phases.items():
         print(f"  {name:<16} median record "
               f"{statistics.median(t[0] for t in times):.2f}s, replay "
               f"{statistics.median(t[1] for t in times):.2f}s")
-    h, r, b = (statistics.median(harness), statistics.median(raw),
-               statistics.median(bare))
+    h, r, b, e = (statistics.median(harness), statistics.median(raw),
+                  statistics.median(bare), statistics.median(engine))
+
+    def paired(num: list[float], den: list[float]) -> float:
+        """Median of the per-round ratios (cancels drift between rounds)."""
+        return statistics.median(n / d for n, d in zip(num, den))
+
     print(f"\n{args.case}\n"
-          f"median harness {h:.2f}s, raw {r:.2f}s, raw without QMP "
-          f"{b:.2f}s\n"
-          f"ratio harness/raw          {h / r:.3f} (the harness's "
-          f"overhead; goal <= 1.05)\n"
-          f"ratio raw/raw without QMP  {r / b:.3f} (QEMU's cost of a QMP "
-          f"monitor under icount)\n"
-          f"ratio harness/raw w/o QMP  {h / b:.3f}")
+          f"median harness {h:.2f}s, engine {e:.2f}s, raw {r:.2f}s, "
+          f"raw without QMP {b:.2f}s\n"
+          f"ratios (of the medians; median of the per-round ratios):\n"
+          f"harness/raw          {h / r:.3f}  {paired(harness, raw):.3f}  "
+          f"the harness's overhead, goal <= 1.05\n"
+          f"engine/raw           {e / r:.3f}  {paired(engine, raw):.3f}  "
+          f"avocado-rr's engine without Avocado\n"
+          f"raw/raw without QMP  {r / b:.3f}  {paired(raw, bare):.3f}  "
+          f"QEMU's cost of a QMP monitor under icount\n"
+          f"harness/raw w/o QMP  {h / b:.3f}  {paired(harness, bare):.3f}")
     return 0
 
 
