@@ -509,7 +509,10 @@ class RecordReplay:
                            qemu_version=self.qemu.version_line)
 
 
-def replay_stop_icount(recording: Recording, log=None) -> int:
+def replay_stop_icount(
+        recording: Recording,
+        log: "replaylog.LogSummary | replaylog.ReplayLogError | None" = None
+        ) -> int:
     """Where a replay of ``recording`` stops: its stop icount, or the
     log's quit where QEMU logged the quit before the last instructions
     (see the module's docstring).
