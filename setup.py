@@ -50,6 +50,8 @@ setup(
     entry_points={
         "console_scripts": [
             "avocado-rr = avocado_rr.cli:main",
+            "avocado-runner-avocado-rr-instrumented = "
+            "avocado_rr.plugins.runner:main",
         ],
         # groups as in avocado-framework 113.0's own entry_points.txt
         "avocado.plugins.init": [
@@ -64,6 +66,14 @@ setup(
         ],
         "avocado.plugins.job.prepost": [
             "replay_env = avocado_rr.plugins.jobprepost:ReplayJobPrePost",
+        ],
+        "avocado.plugins.resolver": [
+            "avocado-rr-instrumented = "
+            "avocado_rr.plugins.resolver:ReplayTestResolver",
+        ],
+        "avocado.plugins.runnable.runner": [
+            "avocado-rr-instrumented = "
+            "avocado_rr.plugins.runner:ReplayTestRunner",
         ],
         "avocado.plugins.result": [
             "replay_summary = avocado_rr.plugins.summary:ReplaySummary",

@@ -22,7 +22,7 @@ def test_suite_lists_at_least_ten_cases_with_tags():
     res = avocado("-V", "list", "tests/avocado/replay_kernel.py")
     assert res.returncode == 0, res.stderr
     tests = [line for line in res.stdout.splitlines()
-             if line.startswith("avocado-instrumented")]
+             if line.startswith("avocado-rr-instrumented")]
     assert len(tests) >= 10, res.stdout
     archs = {line.split("arch(")[1].split(")")[0] for line in tests
              if "arch(" in line}

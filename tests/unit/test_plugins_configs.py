@@ -44,7 +44,7 @@ def suite_cases():
     """{class name: {tag key: value}} of the replay suite."""
     cases = {}
     for line in avocado("-V", "list", SUITE).splitlines():
-        match = re.match(r"avocado-instrumented\s+\S+:(\w+)\.", line)
+        match = re.match(r"avocado-rr-instrumented\s+\S+:(\w+)\.", line)
         if not match:
             continue
         name = match.group(1)
