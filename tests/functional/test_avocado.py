@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import qemu_pids_with
@@ -43,3 +45,32 @@ def test_timeout_leaves_no_qemu(tmp_path):
     data = Path(test["logdir"]) / "data"
     # what the interrupted recording left is kept for a post-mortem
     assert (data / "record-cmdline.txt").exists()
+
+
+def test_ctrl_c_leaves_no_qemu(tmp_path):
+    """Ctrl-C on 'avocado run' in the middle of a recording."""
+    proc = subprocess.Popen(
+        AVOCADO + ["run", "--disable-sysinfo", "--job-results-dir",
+                   str(tmp_path), "tests/avocado/replay_kernel.py:X86_64Pc"],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not qemu_pids_with(str(tmp_path)):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                "no recording QEMU appeared"
+            time.sleep(0.1)
+        time.sleep(1)
+        # a terminal's Ctrl-C goes to the whole foreground process group
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0, output
+    assert "Interrupted" in output or "INTERRUPT" in output, output
+    deadline = time.monotonic() + 10
+    while qemu_pids_with(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert qemu_pids_with(str(tmp_path)) == []
