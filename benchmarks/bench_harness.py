@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Harness overhead: one kernel case through ReplayKernelTest vs raw QEMU.
 
-In one run, alternating, ``--rounds`` times:
+In one run, after a first harness run (not counted) that gives the
+command lines, ``--rounds`` rounds of the four, in an order that rotates
+from round to round:
 
 * **harness**: ``avocado run`` of one ReplayKernelTest case; the time is
   the test's own ``time_elapsed`` from results.json (setUp, record,
@@ -18,7 +20,8 @@ In one run, alternating, ``--rounds`` times:
   harness's overhead between avocado-rr and Avocado.
 
 Prints the medians and the ratios harness/raw (the harness's own
-overhead, goal: <= 1.05) and raw/raw-no-QMP: what merely having a QMP
+overhead, goal: <= 1.05), harness/engine (Avocado's share of it) and
+raw/raw-no-QMP: what merely having a QMP
 monitor costs QEMU 7.2 under icount.  A QMP monitor on a socket runs in
 QEMU's monitor I/O thread, whose AioContext is woken by every
 virtual-clock notification (the guest's timers): one more thread busy on
@@ -150,31 +153,41 @@ def main() -> int:
     harness, raw, bare, engine = [], [], [], []
     phases: dict[str, list[tuple[float, float]]] = {
         "harness": [], "engine": [], "raw": [], "raw without QMP": []}
-    for round_ in range(args.rounds):
-        with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
-            elapsed, datadir, pattern, times = run_harness(args.case,
-                                                           Path(tmp))
-            harness.append(elapsed)
-            phases["harness"].append(times)
-            others = [
-                (raw, "raw", lambda: run_raw(datadir, pattern, Path(tmp),
-                                             with_qmp=True)),
+    with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
+        # a first harness run, not counted, gives the command lines
+        _, datadir, pattern, _ = run_harness(args.case, Path(tmp) / "lines")
+        for round_ in range(args.rounds):
+            work = Path(tmp) / f"round{round_}"
+            work.mkdir()
+
+            def through_harness():
+                elapsed, _, _, times = run_harness(args.case, work)
+                return elapsed, times
+
+            def total(times):
+                return sum(times), times
+
+            contenders = [
+                (harness, "harness", through_harness),
+                (raw, "raw", lambda: total(run_raw(datadir, pattern, work,
+                                                   with_qmp=True))),
                 (bare, "raw without QMP",
-                 lambda: run_raw(datadir, pattern, Path(tmp),
-                                 with_qmp=False)),
+                 lambda: total(run_raw(datadir, pattern, work,
+                                       with_qmp=False))),
                 (engine, "engine",
-                 lambda: run_engine(datadir, pattern, Path(tmp))),
+                 lambda: total(run_engine(datadir, pattern, work))),
             ]
             # rotate, so that a drift of the machine's speed within a
             # round does not always favour the same one
-            shift = round_ % len(others)
-            for totals, name, run in others[shift:] + others[:shift]:
-                times = run()
-                totals.append(sum(times))
+            shift = round_ % len(contenders)
+            for totals, name, run in (contenders[shift:]
+                                      + contenders[:shift]):
+                elapsed, times = run()
+                totals.append(elapsed)
                 phases[name].append(times)
-        print(f"round {round_ + 1}: harness {harness[-1]:.2f}s, "
-              f"engine {engine[-1]:.2f}s, raw {raw[-1]:.2f}s, "
-              f"raw without QMP {bare[-1]:.2f}s", flush=True)
+            print(f"round {round_ + 1}: harness {harness[-1]:.2f}s, "
+                  f"engine {engine[-1]:.2f}s, raw {raw[-1]:.2f}s, "
+                  f"raw without QMP {bare[-1]:.2f}s", flush=True)
     for name, times in phases.items():
         print(f"  {name:<16} median record "
               f"{statistics.median(t[0] for t in times):.2f}s, replay "
@@ -194,6 +207,8 @@ def main() -> int:
           f"the harness's overhead, goal <= 1.05\n"
           f"engine/raw           {e / r:.3f}  {paired(engine, raw):.3f}  "
           f"avocado-rr's engine without Avocado\n"
+          f"harness/engine       {h / e:.3f}  {paired(harness, engine):.3f}  "
+          f"Avocado's layer\n"
           f"raw/raw without QMP  {r / b:.3f}  {paired(raw, bare):.3f}  "
           f"QEMU's cost of a QMP monitor under icount\n"
           f"harness/raw w/o QMP  {h / b:.3f}  {paired(harness, bare):.3f}")
