@@ -29,6 +29,10 @@ a 2-core machine and an eventfd write per notification in the vCPU
 thread.  No QMP client can avoid it; HMP or a QMP monitor on the null
 chardev (no I/O thread) do not pay it.
 
+Last, a 90 % bootstrap interval of harness/raw (median of the per-round
+ratios, resampling rounds) says whether the goal is met, missed, or not
+decided by the run (it takes --rounds 8 or more to decide anything).
+
 Usage: PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
            [--case tests/avocado/replay_kernel.py:X86_64Pc] [--rounds 3]
 """
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shlex
 import signal
 import statistics
@@ -144,6 +149,29 @@ def run_engine(datadir: Path, pattern: str, workdir: Path
     return verdict.record_time, verdict.replay_time
 
 
+GOAL = 1.05
+#: a bootstrap over fewer rounds says little on a machine this noisy
+MIN_ROUNDS_TO_DECIDE = 8
+
+
+def paired(num: list[float], den: list[float]) -> float:
+    """Median of the per-round ratios (cancels drift between rounds)."""
+    return statistics.median(n / d for n, d in zip(num, den))
+
+
+def interval(num: list[float], den: list[float],
+             level: float = 0.9) -> tuple[float, float]:
+    """Bootstrap interval of :func:`paired` over the rounds."""
+    rng = random.Random(0)
+    pairs = list(zip(num, den))
+    medians = sorted(
+        paired(*zip(*(rng.choice(pairs) for _ in pairs)))
+        for _ in range(2000))
+    tail = (1 - level) / 2
+    return (medians[int(tail * len(medians))],
+            medians[int((1 - tail) * len(medians)) - 1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case",
@@ -195,10 +223,6 @@ def main() -> int:
     h, r, b, e = (statistics.median(harness), statistics.median(raw),
                   statistics.median(bare), statistics.median(engine))
 
-    def paired(num: list[float], den: list[float]) -> float:
-        """Median of the per-round ratios (cancels drift between rounds)."""
-        return statistics.median(n / d for n, d in zip(num, den))
-
     print(f"\n{args.case}\n"
           f"median harness {h:.2f}s, engine {e:.2f}s, raw {r:.2f}s, "
           f"raw without QMP {b:.2f}s\n"
@@ -212,6 +236,18 @@ def main() -> int:
           f"raw/raw without QMP  {r / b:.3f}  {paired(raw, bare):.3f}  "
           f"QEMU's cost of a QMP monitor under icount\n"
           f"harness/raw w/o QMP  {h / b:.3f}  {paired(harness, bare):.3f}")
+    low, high = interval(harness, raw)
+    if args.rounds < MIN_ROUNDS_TO_DECIDE:
+        outcome = f"not decided (fewer than {MIN_ROUNDS_TO_DECIDE} rounds)"
+    elif high <= GOAL:
+        outcome = "met"
+    elif low > GOAL:
+        outcome = "not met"
+    else:
+        outcome = "not decided by this run (the interval contains it)"
+    print(f"harness/raw, 90 % bootstrap interval of the median of the "
+          f"per-round ratios: {low:.3f}-{high:.3f}; goal <= {GOAL}: "
+          f"{outcome}")
     return 0
 
 
