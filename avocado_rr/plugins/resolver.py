@@ -85,6 +85,7 @@ class ReplayTestResolver(Resolver):
                                        ReferenceResolutionResult.NOTFOUND)
         selected = re.compile(tests_filter) if tests_filter else None
         classes, _ = find_avocado_tests(module_path)
+        assets = get_file_assets(module_path)
         runnables = []
         for klass, methods in classes.items():
             for method, tags, dependencies in methods:
@@ -95,7 +96,7 @@ class ReplayTestResolver(Resolver):
                     KIND if klass in ours else "avocado-instrumented",
                     uri=f"{module_path}:{klass_method}", tags=tags,
                     dependencies=dependencies,
-                    assets=get_file_assets(module_path)))
+                    assets=list(assets)))
         if not runnables:
             return ReferenceResolution(reference,
                                        ReferenceResolutionResult.NOTFOUND)
