@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shlex
 import signal
 import statistics
@@ -86,6 +87,12 @@ def run_harness(case: str, workdir: Path
             (verdict["record_time"], verdict["replay_time"]))
 
 
+def watch_pattern(pattern: str) -> str | re.Pattern:
+    """The recorded pattern text as the case gave it: the suite's
+    alternatives (``a|b``) are regexes, its single lines literal."""
+    return re.compile(pattern) if "|" in pattern else pattern
+
+
 def _raw_argv(cmdline: Path, rrfile: str, console: str,
               qmp: str | None) -> list[str]:
     argv = shlex.split(cmdline.read_text())
@@ -106,12 +113,11 @@ def _raw_argv(cmdline: Path, rrfile: str, console: str,
 def run_raw(datadir: Path, pattern: str, workdir: Path,
             with_qmp: bool) -> tuple[float, float]:
     """The same command lines, no harness: record to pattern, replay."""
-    import re
     rrfile = str(workdir / "raw.bin")
     console = workdir / "raw-record.log"
     console.unlink(missing_ok=True)
     qmp = str(workdir / "qmp.sock") if with_qmp else None
-    regex = re.compile(pattern) if "|" in pattern else pattern
+    regex = watch_pattern(pattern)
     start = time.monotonic()
     rec = subprocess.Popen(_raw_argv(datadir / "record-cmdline.txt", rrfile,
                                      str(console), qmp),
@@ -139,9 +145,8 @@ def run_raw(datadir: Path, pattern: str, workdir: Path,
 def run_engine(datadir: Path, pattern: str, workdir: Path
                ) -> tuple[float, float]:
     """The case's record/replay pair through the engine, no Avocado."""
-    import re
     spec = Recording.load(str(datadir / "replay.bin")).spec
-    regex = re.compile(pattern) if "|" in pattern else pattern
+    regex = watch_pattern(pattern)
     engine = RecordReplay(find_qemu(spec.arch), str(workdir / "engine"))
     verdict = engine.check(spec, regex, timeout=300)
     if not verdict.passed:
