@@ -16,9 +16,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 #: ``progress(done_bytes, total_bytes_or_None)``
 Progress = Callable[[int, "int | None"], None]
@@ -114,6 +115,10 @@ def fetch_url(url: str, dest: Path, sha256: str,
         left untouched
     :raises DownloadError: on HTTP or connection errors
     """
+    # imported here: every test imports this module, few download (and
+    # importing requests costs each test process ~0.1 s)
+    import requests
+
     if not sha256:
         raise ValueError(f"refusing to download {url} without a sha256")
     dest = Path(dest)
@@ -158,6 +163,8 @@ def fetch_url(url: str, dest: Path, sha256: str,
 def _stream_to(resp: requests.Response, part: Path, offset: int,
                total: int | None, progress: Progress | None,
                url: str) -> None:
+    import requests
+
     done = offset
     try:
         with open(part, "r+b" if offset else "wb") as fobj:
