@@ -14,10 +14,15 @@ Order of precedence for an architecture:
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+
+from avocado_rr.assets import cache_dir
+from avocado_rr.download import atomic_write
 
 #: Avocado ``arch:`` tag -> QEMU system emulator target
 QEMU_TARGETS = {
@@ -122,19 +127,62 @@ def find_qemu(arch: str, qemu_bin: str | None = None,
 
 @functools.lru_cache(maxsize=None)
 def identify(arch: str, path: str) -> QemuBinary:
-    """Run ``path --version`` and parse the version."""
+    """The version of the binary at ``path``.
+
+    ``path --version`` costs each test process about 65 ms, so its first
+    line is cached on disk (``qemu-versions/`` in the asset cache) under
+    the binary's identity: real path, device, inode, size and
+    modification and change times.  A rebuilt or replaced binary has another identity
+    and is probed again.
+    """
+    cached = _version_cache(path)
+    line = None
+    if cached is not None:
+        try:
+            line = cached.read_text()
+        except OSError:
+            line = None
+    if line is None:
+        line = _probe_version(path)
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(cached, line.encode())
+            except OSError:
+                pass                    # a read-only cache only costs time
+    return QemuBinary(arch=arch, path=path, version_line=line,
+                      version=parse_version(line))
+
+
+def _probe_version(path: str) -> str:
+    """The first line of ``path --version``."""
     try:
         out = subprocess.run([path, "--version"], capture_output=True,
                              text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError) as details:
         raise QemuNotFound(f"{path} does not run: {details}") from details
-    line = out.splitlines()[0] if out else ""
-    version = (0, 0, 0)
+    return out.splitlines()[0] if out else ""
+
+
+def _version_cache(path: str) -> Path | None:
+    """The cache file for the binary at ``path`` as it is now (None when
+    it cannot be stat'ed: then the probe gives the error)."""
+    real = os.path.realpath(path)
+    try:
+        info = os.stat(real)
+    except OSError:
+        return None
+    identity = (f"{real}\0{info.st_dev}\0{info.st_ino}\0{info.st_size}"
+                f"\0{info.st_mtime_ns}\0{info.st_ctime_ns}")
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    return cache_dir() / "qemu-versions" / f"{os.path.basename(real)}-{digest}"
+
+
+def parse_version(line: str) -> tuple[int, int, int]:
+    """(major, minor, micro) from a ``--version`` line; (0, 0, 0) if none."""
     for word in line.split():
         parts = word.split(".")
         if len(parts) >= 2 and all(p.isdigit() for p in parts[:3]):
             nums = [int(p) for p in parts[:3]] + [0] * (3 - len(parts[:3]))
-            version = (nums[0], nums[1], nums[2])
-            break
-    return QemuBinary(arch=arch, path=path, version_line=line,
-                      version=version)
+            return (nums[0], nums[1], nums[2])
+    return (0, 0, 0)

@@ -5,14 +5,17 @@ import stat
 
 import pytest
 
-from avocado_rr.qemu_binary import QemuNotFound, binary_name, find_qemu
+from avocado_rr.qemu_binary import (QemuNotFound, binary_name, find_qemu,
+                                    identify)
 
 
 def fake_qemu(directory, name, version="9.1.50"):
-    """A stand-in executable that prints a QEMU-style version line (only the
-    lookup order is under test here; it never emulates anything)."""
+    """A stand-in executable that prints a QEMU-style version line and
+    counts its runs in ``<name>.runs`` (only the lookup order and the
+    version cache are under test here; it never emulates anything)."""
     path = directory / name
-    path.write_text(f"#!/bin/sh\necho 'QEMU emulator version {version}'\n")
+    path.write_text(f"#!/bin/sh\necho run >> '{path}.runs'\n"
+                    f"echo 'QEMU emulator version {version}'\n")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return str(path)
 
@@ -24,6 +27,15 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "path") + os.pathsep +
                        os.environ["PATH"])
     (tmp_path / "path").mkdir()
+    monkeypatch.setenv("AVOCADO_RR_CACHE_DIR", str(tmp_path / "cache"))
+    identify.cache_clear()
+    yield
+    identify.cache_clear()
+
+
+def runs(binary):
+    with open(f"{binary}.runs") as counts:
+        return len(counts.readlines())
 
 
 def test_binary_names():
@@ -71,3 +83,46 @@ def test_missing_arch_says_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(QemuNotFound) as error:
         find_qemu("s390x")
     assert "apt-get install qemu-system-s390x" in str(error.value)
+
+
+def test_version_is_probed_once_per_binary(tmp_path):
+    binary = fake_qemu(tmp_path, "qemu-system-x86_64", "8.2.1")
+    assert find_qemu("x86_64", qemu_bin=binary).version == (8, 2, 1)
+    identify.cache_clear()              # as in the next test's process
+    again = find_qemu("x86_64", qemu_bin=binary)
+    assert again.version == (8, 2, 1)
+    assert "8.2.1" in again.version_line
+    assert runs(binary) == 1
+
+
+def test_rebuilt_binary_is_probed_again(tmp_path):
+    binary = fake_qemu(tmp_path, "qemu-system-x86_64", "8.2.1")
+    find_qemu("x86_64", qemu_bin=binary)
+    built = os.stat(binary).st_mtime_ns
+    os.unlink(binary)
+    fake_qemu(tmp_path, "qemu-system-x86_64", "9.0.0")
+    # a rebuild comes later (the inode may be reused, the size the same)
+    os.utime(binary, ns=(built + 10**9, built + 10**9))
+    identify.cache_clear()
+    assert find_qemu("x86_64", qemu_bin=binary).version == (9, 0, 0)
+
+
+def test_unwritable_cache_still_identifies(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("AVOCADO_RR_CACHE_DIR", str(blocker))
+    binary = fake_qemu(tmp_path, "qemu-system-x86_64", "8.2.1")
+    assert find_qemu("x86_64", qemu_bin=binary).version == (8, 2, 1)
+    identify.cache_clear()
+    assert find_qemu("x86_64", qemu_bin=binary).version == (8, 2, 1)
+    assert runs(binary) == 2
+
+
+def test_binary_that_does_not_run(tmp_path):
+    binary = tmp_path / "qemu-system-x86_64"
+    binary.write_text("#!/bin/sh\nexit 3\n")
+    binary.chmod(0o755)
+    with pytest.raises(QemuNotFound, match="does not run"):
+        find_qemu("x86_64", qemu_bin=str(binary))
+    assert not (tmp_path / "cache" / "qemu-versions").exists() or \
+        not any((tmp_path / "cache" / "qemu-versions").iterdir())
