@@ -33,8 +33,15 @@ Last, a 90 % bootstrap interval of harness/raw (median of the per-round
 ratios, resampling rounds) says whether the goal is met, missed, or not
 decided by the run (it takes --rounds 8 or more to decide anything).
 
+A noisy machine may need more rounds than one sitting allows: ``--save``
+writes a run's times with the commit, ``--pool`` reports on several saved
+runs of the same case and commit taken together.
+
 Usage: PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
            [--case tests/avocado/replay_kernel.py:X86_64Pc] [--rounds 3]
+           [--save run.json]
+       PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
+           --pool run1.json run2.json ...
 """
 
 from __future__ import annotations
@@ -155,6 +162,8 @@ def run_engine(datadir: Path, pattern: str, workdir: Path
 
 
 GOAL = 1.05
+#: in the order the rounds are printed
+CONTENDERS = ("harness", "raw", "raw without QMP", "engine")
 #: a bootstrap over fewer rounds says little on a machine this noisy
 MIN_ROUNDS_TO_DECIDE = 8
 
@@ -177,15 +186,85 @@ def interval(num: list[float], den: list[float],
             medians[int((1 - tail) * len(medians)) - 1])
 
 
+def report(case: str, totals: dict[str, list[float]],
+           phases: dict[str, list[list[float]]]) -> None:
+    """Print the medians, the ratios and the verdict on the goal."""
+    harness, raw, bare, engine = (totals[name] for name in CONTENDERS)
+    for name, times in phases.items():
+        print(f"  {name:<16} median record "
+              f"{statistics.median(t[0] for t in times):.2f}s, replay "
+              f"{statistics.median(t[1] for t in times):.2f}s")
+    h, r, b, e = (statistics.median(harness), statistics.median(raw),
+                  statistics.median(bare), statistics.median(engine))
+    print(f"\n{case}, {len(harness)} rounds\n"
+          f"median harness {h:.2f}s, engine {e:.2f}s, raw {r:.2f}s, "
+          f"raw without QMP {b:.2f}s\n"
+          f"ratios (of the medians; median of the per-round ratios):\n"
+          f"harness/raw          {h / r:.3f}  {paired(harness, raw):.3f}  "
+          f"the harness's overhead, goal <= 1.05\n"
+          f"engine/raw           {e / r:.3f}  {paired(engine, raw):.3f}  "
+          f"avocado-rr's engine without Avocado\n"
+          f"harness/engine       {h / e:.3f}  {paired(harness, engine):.3f}  "
+          f"Avocado's layer\n"
+          f"raw/raw without QMP  {r / b:.3f}  {paired(raw, bare):.3f}  "
+          f"QEMU's cost of a QMP monitor under icount\n"
+          f"harness/raw w/o QMP  {h / b:.3f}  {paired(harness, bare):.3f}")
+    low, high = interval(harness, raw)
+    if len(harness) < MIN_ROUNDS_TO_DECIDE:
+        outcome = f"not decided (fewer than {MIN_ROUNDS_TO_DECIDE} rounds)"
+    elif high <= GOAL:
+        outcome = "met"
+    elif low > GOAL:
+        outcome = "not met"
+    else:
+        outcome = "not decided by this run (the interval contains it)"
+    print(f"harness/raw, 90 % bootstrap interval of the median of the "
+          f"per-round ratios: {low:.3f}-{high:.3f}; goal <= {GOAL}: "
+          f"{outcome}")
+
+
+def git_revision() -> str:
+    """The checkout's commit (and whether it has local changes)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+    return git("rev-parse", "HEAD") + ("+changes" if git(
+        "status", "--porcelain", "--untracked-files=no") else "")
+
+
+def pool(paths: list[str]) -> tuple[str, dict, dict]:
+    """Join runs saved with --save: same case, same code, or an error."""
+    runs = [json.loads(Path(path).read_text()) for path in paths]
+    for key in ("case", "revision"):
+        values = {run[key] for run in runs}
+        if len(values) > 1:
+            sys.exit(f"cannot pool runs of different {key}s: "
+                     f"{', '.join(sorted(values))}")
+    totals = {name: [t for run in runs for t in run["totals"][name]]
+              for name in CONTENDERS}
+    phases = {name: [t for run in runs for t in run["phases"][name]]
+              for name in CONTENDERS}
+    return runs[0]["case"], totals, phases
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case",
                         default="tests/avocado/replay_kernel.py:X86_64Pc")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--save", metavar="JSON",
+                        help="also write the rounds' times (and the commit) "
+                             "to JSON, for --pool")
+    parser.add_argument("--pool", metavar="JSON", nargs="+",
+                        help="run nothing: report on runs saved with --save "
+                             "(same case and commit) taken together")
     args = parser.parse_args()
-    harness, raw, bare, engine = [], [], [], []
+    if args.pool:
+        report(*pool(args.pool))
+        return 0
+    totals: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     phases: dict[str, list[tuple[float, float]]] = {
-        "harness": [], "engine": [], "raw": [], "raw without QMP": []}
+        name: [] for name in CONTENDERS}
     with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
         # a first harness run, not counted, gives the command lines
         _, datadir, pattern, _ = run_harness(args.case, Path(tmp) / "lines")
@@ -201,58 +280,29 @@ def main() -> int:
                 return sum(times), times
 
             contenders = [
-                (harness, "harness", through_harness),
-                (raw, "raw", lambda: total(run_raw(datadir, pattern, work,
-                                                   with_qmp=True))),
-                (bare, "raw without QMP",
+                ("harness", through_harness),
+                ("raw", lambda: total(run_raw(datadir, pattern, work,
+                                              with_qmp=True))),
+                ("raw without QMP",
                  lambda: total(run_raw(datadir, pattern, work,
                                        with_qmp=False))),
-                (engine, "engine",
-                 lambda: total(run_engine(datadir, pattern, work))),
+                ("engine", lambda: total(run_engine(datadir, pattern, work))),
             ]
             # rotate, so that a drift of the machine's speed within a
             # round does not always favour the same one
             shift = round_ % len(contenders)
-            for totals, name, run in (contenders[shift:]
-                                      + contenders[:shift]):
+            for name, run in contenders[shift:] + contenders[:shift]:
                 elapsed, times = run()
-                totals.append(elapsed)
+                totals[name].append(elapsed)
                 phases[name].append(times)
-            print(f"round {round_ + 1}: harness {harness[-1]:.2f}s, "
-                  f"engine {engine[-1]:.2f}s, raw {raw[-1]:.2f}s, "
-                  f"raw without QMP {bare[-1]:.2f}s", flush=True)
-    for name, times in phases.items():
-        print(f"  {name:<16} median record "
-              f"{statistics.median(t[0] for t in times):.2f}s, replay "
-              f"{statistics.median(t[1] for t in times):.2f}s")
-    h, r, b, e = (statistics.median(harness), statistics.median(raw),
-                  statistics.median(bare), statistics.median(engine))
-
-    print(f"\n{args.case}\n"
-          f"median harness {h:.2f}s, engine {e:.2f}s, raw {r:.2f}s, "
-          f"raw without QMP {b:.2f}s\n"
-          f"ratios (of the medians; median of the per-round ratios):\n"
-          f"harness/raw          {h / r:.3f}  {paired(harness, raw):.3f}  "
-          f"the harness's overhead, goal <= 1.05\n"
-          f"engine/raw           {e / r:.3f}  {paired(engine, raw):.3f}  "
-          f"avocado-rr's engine without Avocado\n"
-          f"harness/engine       {h / e:.3f}  {paired(harness, engine):.3f}  "
-          f"Avocado's layer\n"
-          f"raw/raw without QMP  {r / b:.3f}  {paired(raw, bare):.3f}  "
-          f"QEMU's cost of a QMP monitor under icount\n"
-          f"harness/raw w/o QMP  {h / b:.3f}  {paired(harness, bare):.3f}")
-    low, high = interval(harness, raw)
-    if args.rounds < MIN_ROUNDS_TO_DECIDE:
-        outcome = f"not decided (fewer than {MIN_ROUNDS_TO_DECIDE} rounds)"
-    elif high <= GOAL:
-        outcome = "met"
-    elif low > GOAL:
-        outcome = "not met"
-    else:
-        outcome = "not decided by this run (the interval contains it)"
-    print(f"harness/raw, 90 % bootstrap interval of the median of the "
-          f"per-round ratios: {low:.3f}-{high:.3f}; goal <= {GOAL}: "
-          f"{outcome}")
+            print(f"round {round_ + 1}: " + ", ".join(
+                f"{name} {totals[name][-1]:.2f}s" for name in CONTENDERS),
+                flush=True)
+    if args.save:
+        Path(args.save).write_text(json.dumps(
+            {"case": args.case, "revision": git_revision(),
+             "totals": totals, "phases": phases}, indent=1))
+    report(args.case, totals, phases)
     return 0
 
 
