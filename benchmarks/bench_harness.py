@@ -262,6 +262,8 @@ def main() -> int:
     if args.pool:
         report(*pool(args.pool))
         return 0
+    # the code under test is the checkout as it is when the run starts
+    revision = git_revision()
     totals: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     phases: dict[str, list[tuple[float, float]]] = {
         name: [] for name in CONTENDERS}
@@ -300,7 +302,7 @@ def main() -> int:
                 flush=True)
     if args.save:
         Path(args.save).write_text(json.dumps(
-            {"case": args.case, "revision": git_revision(),
+            {"case": args.case, "revision": revision,
              "totals": totals, "phases": phases}, indent=1))
     report(args.case, totals, phases)
     return 0
