@@ -34,8 +34,8 @@ ratios, resampling rounds) says whether the goal is met, missed, or not
 decided by the run (it takes --rounds 8 or more to decide anything).
 
 A noisy machine may need more rounds than one sitting allows: ``--save``
-writes a run's times with the commit, ``--pool`` reports on several saved
-runs of the same case and commit taken together.
+writes a run's times with the version of the code under test, ``--pool``
+reports on several saved runs of the same case and code taken together.
 
 Usage: PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
            [--case tests/avocado/replay_kernel.py:X86_64Pc] [--rounds 3]
@@ -223,19 +223,28 @@ def report(case: str, totals: dict[str, list[float]],
           f"{outcome}")
 
 
-def git_revision() -> str:
-    """The checkout's commit (and whether it has local changes)."""
+#: what a run measures: the harness's code, the tests, the assets
+CODE_UNDER_TEST = ("avocado_rr", "tests/avocado", "configs", "setup.py")
+
+
+def code_revision() -> str:
+    """Git's ids of :data:`CODE_UNDER_TEST` at HEAD (``+changes`` when the
+    checkout differs): runs of commits that only touched documentation or
+    benchmarks measured the same code and can be pooled."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
-    return git("rev-parse", "HEAD") + ("+changes" if git(
-        "status", "--porcelain", "--untracked-files=no") else "")
+    trees = git("rev-parse", *(f"HEAD:{path}" for path in CODE_UNDER_TEST))
+    changed = git("status", "--porcelain", "--untracked-files=no", "--",
+                  *CODE_UNDER_TEST)
+    return (",".join(tree[:12] for tree in trees.split())
+            + ("+changes" if changed else ""))
 
 
 def pool(paths: list[str]) -> tuple[str, dict, dict]:
     """Join runs saved with --save: same case, same code, or an error."""
     runs = [json.loads(Path(path).read_text()) for path in paths]
-    for key in ("case", "revision"):
+    for key in ("case", "code"):
         values = {run[key] for run in runs}
         if len(values) > 1:
             sys.exit(f"cannot pool runs of different {key}s: "
@@ -253,17 +262,17 @@ def main() -> int:
                         default="tests/avocado/replay_kernel.py:X86_64Pc")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--save", metavar="JSON",
-                        help="also write the rounds' times (and the commit) "
-                             "to JSON, for --pool")
+                        help="also write the rounds' times (and the version "
+                             "of the code under test) to JSON, for --pool")
     parser.add_argument("--pool", metavar="JSON", nargs="+",
                         help="run nothing: report on runs saved with --save "
-                             "(same case and commit) taken together")
+                             "(same case and code) taken together")
     args = parser.parse_args()
     if args.pool:
         report(*pool(args.pool))
         return 0
     # the code under test is the checkout as it is when the run starts
-    revision = git_revision()
+    code = code_revision()
     totals: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     phases: dict[str, list[tuple[float, float]]] = {
         name: [] for name in CONTENDERS}
@@ -302,7 +311,7 @@ def main() -> int:
                 flush=True)
     if args.save:
         Path(args.save).write_text(json.dumps(
-            {"case": args.case, "revision": revision,
+            {"case": args.case, "code": code,
              "totals": totals, "phases": phases}, indent=1))
     report(args.case, totals, phases)
     return 0
