@@ -131,8 +131,8 @@ def identify(arch: str, path: str) -> QemuBinary:
 
     ``path --version`` costs each test process about 65 ms, so its first
     line is cached on disk (``qemu-versions/`` in the asset cache) under
-    the binary's identity: real path, device, inode, size and
-    modification and change times.  A rebuilt or replaced binary has another identity
+    the binary's identity: real path, device, inode, size, modification
+    and change times.  A rebuilt or replaced binary has another identity
     and is probed again.
     """
     cached = _version_cache(path)
