@@ -2,6 +2,7 @@
 
 import multiprocessing
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,8 @@ def test_files_without_replay_tests_are_left_to_avocado(tmp_path):
 
 
 class FakeClock:
-    """monotonic/sleep for the runner module only: sleeping advances it.
+    """monotonic and wait_for_message for the runner module only: waiting
+    advances it to the next message or to the end of the wait.
 
     (Not for the time module: multiprocessing's queues wait with it.)
     """
@@ -91,14 +93,21 @@ class FakeClock:
         self.queue = queue
         #: (time, message) put on the queue when the clock reaches time
         self.schedule = sorted(schedule, key=lambda item: item[0])
+        self.waits = 0
 
     def monotonic(self):
         return self.now
 
-    def sleep(self, seconds):
-        self.now += seconds
+    def wait_for_message(self, queue, timeout):
+        self.waits += 1
+        if queue.empty() and self.schedule:
+            self.now = min(self.now + timeout, max(self.now,
+                                                   self.schedule[0][0]))
+        elif queue.empty():
+            self.now += timeout
         while self.schedule and self.schedule[0][0] <= self.now:
             self.queue.put(self.schedule.pop(0)[1])
+        return not queue.empty()
 
 
 @pytest.fixture
@@ -107,7 +116,8 @@ def clocked(monkeypatch):
         queue = multiprocessing.SimpleQueue()
         clock = FakeClock(queue, schedule)
         monkeypatch.setattr(runner, "monotonic", clock.monotonic)
-        monkeypatch.setattr(runner, "sleep", clock.sleep)
+        monkeypatch.setattr(runner, "wait_for_message",
+                            clock.wait_for_message)
         return queue, clock
     return make
 
@@ -136,4 +146,53 @@ def test_monitor_says_running_at_avocados_status_pace(clocked):
     # Avocado 113's own runner would send idle / 0.01 = 1000 of them
     assert len(running) == pytest.approx(idle / RUNNER_RUN_STATUS_INTERVAL,
                                          abs=1)
-    assert clock.now == pytest.approx(idle, abs=runner.QUEUE_CHECK_INTERVAL)
+    assert clock.now == idle
+    # it slept between them instead of polling
+    assert clock.waits == pytest.approx(len(running), abs=1)
+
+
+def _send_later(queue, delay):
+    time.sleep(delay)
+    queue.put({"type": "log", "log": b"late", "status": "running"})
+    queue.put({"status": "finished", "result": "pass"})
+
+
+class CountingQueue:
+    """A SimpleQueue that counts the runner's looks at it."""
+
+    def __init__(self):
+        self.queue = multiprocessing.SimpleQueue()
+        self.looks = 0
+        self._reader = self
+
+    def poll(self, timeout):
+        self.looks += 1
+        return self.queue._reader.poll(timeout)
+
+    def empty(self):
+        self.looks += 1
+        return self.queue.empty()
+
+    def get(self):
+        return self.queue.get()
+
+
+def test_monitor_sleeps_on_a_real_queue_until_the_test_speaks():
+    """A child process sends after a while: the runner wakes for it, and
+    in between only at the status pace (Avocado's polls every 10 ms)."""
+    queue = CountingQueue()
+    child = multiprocessing.Process(target=_send_later,
+                                    args=(queue.queue, 1.2))
+    child.start()
+    start = time.monotonic()
+    try:
+        got = list(ReplayTestRunner._monitor(queue))
+    finally:
+        elapsed = time.monotonic() - start
+        child.join(10)
+    assert [m.get("log") for m in got if not is_running_message(m)] == [
+        b"late", None]
+    running = sum(1 for m in got if is_running_message(m))
+    assert 1 <= running <= 2 + elapsed / RUNNER_RUN_STATUS_INTERVAL
+    # one look per "running" and per message
+    assert queue.looks <= running + 2
