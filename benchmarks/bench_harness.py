@@ -35,11 +35,12 @@ decided by the run (it takes --rounds 8 or more to decide anything).
 
 A noisy machine may need more rounds than one sitting allows: ``--save``
 writes a run's times with the version of the code under test, ``--pool``
-reports on several saved runs of the same case and code taken together.
+reports on several saved runs of the same case and code taken together;
+``--contenders raw`` runs only the harness and raw, for more rounds an hour.
 
 Usage: PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
            [--case tests/avocado/replay_kernel.py:X86_64Pc] [--rounds 3]
-           [--save run.json]
+           [--save run.json] [--contenders raw ...]
        PYTHONPATH=. build/venv/bin/python benchmarks/bench_harness.py
            --pool run1.json run2.json ...
 """
@@ -186,29 +187,44 @@ def interval(num: list[float], den: list[float],
             medians[int((1 - tail) * len(medians)) - 1])
 
 
+#: the ratios reported when both sides were measured: (numerator,
+#: denominator, what it says)
+RATIOS = (
+    ("harness", "raw", "the harness's overhead, goal <= 1.05"),
+    ("engine", "raw", "avocado-rr's engine without Avocado"),
+    ("harness", "engine", "Avocado's layer"),
+    ("raw", "raw without QMP", "QEMU's cost of a QMP monitor under icount"),
+    ("harness", "raw without QMP", ""),
+)
+
+
 def report(case: str, totals: dict[str, list[float]],
            phases: dict[str, list[list[float]]]) -> None:
-    """Print the medians, the ratios and the verdict on the goal."""
-    harness, raw, bare, engine = (totals[name] for name in CONTENDERS)
+    """Print the medians, the ratios and the verdict on the goal.
+
+    ``totals`` and ``phases`` hold the contenders that were run, at
+    least ``harness`` and ``raw``.
+    """
     for name, times in phases.items():
         print(f"  {name:<16} median record "
               f"{statistics.median(t[0] for t in times):.2f}s, replay "
               f"{statistics.median(t[1] for t in times):.2f}s")
-    h, r, b, e = (statistics.median(harness), statistics.median(raw),
-                  statistics.median(bare), statistics.median(engine))
-    print(f"\n{case}, {len(harness)} rounds\n"
-          f"median harness {h:.2f}s, engine {e:.2f}s, raw {r:.2f}s, "
-          f"raw without QMP {b:.2f}s\n"
-          f"ratios (of the medians; median of the per-round ratios):\n"
-          f"harness/raw          {h / r:.3f}  {paired(harness, raw):.3f}  "
-          f"the harness's overhead, goal <= 1.05\n"
-          f"engine/raw           {e / r:.3f}  {paired(engine, raw):.3f}  "
-          f"avocado-rr's engine without Avocado\n"
-          f"harness/engine       {h / e:.3f}  {paired(harness, engine):.3f}  "
-          f"Avocado's layer\n"
-          f"raw/raw without QMP  {r / b:.3f}  {paired(raw, bare):.3f}  "
-          f"QEMU's cost of a QMP monitor under icount\n"
-          f"harness/raw w/o QMP  {h / b:.3f}  {paired(harness, bare):.3f}")
+    medians = {name: statistics.median(times)
+               for name, times in totals.items()}
+    harness, raw = totals["harness"], totals["raw"]
+    lines = [f"\n{case}, {len(harness)} rounds",
+             "median " + ", ".join(f"{name} {median:.2f}s"
+                                   for name, median in medians.items()),
+             "ratios (of the medians; median of the per-round ratios; "
+             "of the sums):"]
+    for num, den, meaning in RATIOS:
+        if num in totals and den in totals:
+            lines.append(
+                f"{num + '/' + den:<28} {medians[num] / medians[den]:.3f}  "
+                f"{paired(totals[num], totals[den]):.3f}  "
+                f"{sum(totals[num]) / sum(totals[den]):.3f}  {meaning}"
+                .rstrip())
+    print("\n".join(lines))
     low, high = interval(harness, raw)
     if len(harness) < MIN_ROUNDS_TO_DECIDE:
         outcome = f"not decided (fewer than {MIN_ROUNDS_TO_DECIDE} rounds)"
@@ -242,17 +258,22 @@ def code_revision() -> str:
 
 
 def pool(paths: list[str]) -> tuple[str, dict, dict]:
-    """Join runs saved with --save: same case, same code, or an error."""
+    """Join runs saved with --save: same case, same code, or an error.
+
+    The contenders are those every run measured.
+    """
     runs = [json.loads(Path(path).read_text()) for path in paths]
     for key in ("case", "code"):
         values = {run[key] for run in runs}
         if len(values) > 1:
             sys.exit(f"cannot pool runs of different {key}s: "
                      f"{', '.join(sorted(values))}")
+    names = [name for name in CONTENDERS
+             if all(name in run["totals"] for run in runs)]
     totals = {name: [t for run in runs for t in run["totals"][name]]
-              for name in CONTENDERS}
+              for name in names}
     phases = {name: [t for run in runs for t in run["phases"][name]]
-              for name in CONTENDERS}
+              for name in names}
     return runs[0]["case"], totals, phases
 
 
@@ -264,6 +285,10 @@ def main() -> int:
     parser.add_argument("--save", metavar="JSON",
                         help="also write the rounds' times (and the version "
                              "of the code under test) to JSON, for --pool")
+    parser.add_argument("--contenders", nargs="+", metavar="NAME",
+                        choices=CONTENDERS, default=list(CONTENDERS),
+                        help="run only these (harness and raw always "
+                             "run): fewer per round, more rounds an hour")
     parser.add_argument("--pool", metavar="JSON", nargs="+",
                         help="run nothing: report on runs saved with --save "
                              "(same case and code) taken together")
@@ -273,9 +298,11 @@ def main() -> int:
         return 0
     # the code under test is the checkout as it is when the run starts
     code = code_revision()
-    totals: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    names = [name for name in CONTENDERS
+             if name in ("harness", "raw") or name in args.contenders]
+    totals: dict[str, list[float]] = {name: [] for name in names}
     phases: dict[str, list[tuple[float, float]]] = {
-        name: [] for name in CONTENDERS}
+        name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
         # a first harness run, not counted, gives the command lines
         _, datadir, pattern, _ = run_harness(args.case, Path(tmp) / "lines")
@@ -299,6 +326,8 @@ def main() -> int:
                                        with_qmp=False))),
                 ("engine", lambda: total(run_engine(datadir, pattern, work))),
             ]
+            contenders = [(name, run) for name, run in contenders
+                          if name in names]
             # rotate, so that a drift of the machine's speed within a
             # round does not always favour the same one
             shift = round_ % len(contenders)
@@ -307,7 +336,7 @@ def main() -> int:
                 totals[name].append(elapsed)
                 phases[name].append(times)
             print(f"round {round_ + 1}: " + ", ".join(
-                f"{name} {totals[name][-1]:.2f}s" for name in CONTENDERS),
+                f"{name} {totals[name][-1]:.2f}s" for name in names),
                 flush=True)
     if args.save:
         Path(args.save).write_text(json.dumps(
