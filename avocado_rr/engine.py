@@ -250,9 +250,21 @@ class RecordReplay:
             def log_too_big() -> bool:
                 return (os.path.exists(rrfile) and
                         os.path.getsize(rrfile) > max_log_bytes)
+
+            def disk_full() -> bool:
+                # the console is on the log's disk: once it is full, the
+                # pattern can no longer come
+                return _free_space(rrfile) < LOW_SPACE_BYTES
             match = ConsoleWatcher(console).wait(
                 [pattern], failure_patterns, timeout,
-                lambda: machine.is_running() and not log_too_big())
+                lambda: (machine.is_running() and not log_too_big() and
+                         not disk_full()))
+            if match.kind == "exited" and machine.is_running() and \
+                    disk_full():
+                failure = self._record_failure(match, machine, pattern_text,
+                                               timeout, rrfile)
+                self.close()
+                raise RecordFailed(failure)
             if match.kind == "exited" and machine.is_running():
                 self.close()
                 raise RecordFailed(Verdict(
@@ -264,7 +276,7 @@ class RecordReplay:
             if match.kind != "success":
                 raise RecordFailed(self._record_failure(match, machine,
                                                         pattern_text,
-                                                        timeout))
+                                                        timeout, rrfile))
             self.log.info("record: console matched %r", match.line)
             try:
                 machine.cmd("stop")
@@ -273,8 +285,11 @@ class RecordReplay:
                 # stopped: nothing runs between here and the quit
                 final_icount = icount
             except MachineError as details:
+                problem = _log_write_problem(rrfile, machine.stderr,
+                                             machine.exitcode)
                 raise RecordFailed(Verdict(
                     "record-failed",
+                    (f"{problem}; " if problem else "") +
                     f"QEMU ended right after {pattern_text!r} appeared, "
                     f"before it could be stopped (wait for an earlier line, "
                     f"or keep the guest alive after it, e.g. no panic=-1): "
@@ -284,28 +299,57 @@ class RecordReplay:
         finally:
             self.close()
         elapsed = time.monotonic() - start
+        problem = _log_write_problem(rrfile, machine.stderr, exitcode)
+        if problem and LOG_WRITE_ERROR not in machine.stderr and \
+                _log_complete(rrfile, final_icount):
+            # a nearly full disk, but every byte of the log made it
+            self.log.info("record: %s, but the log is complete", problem)
+            problem = None
+        if problem:
+            # never replay a half-written log: its replay would look like
+            # a divergence
+            raise RecordFailed(Verdict(
+                "record-failed",
+                f"{problem}; the recording is unusable and was not "
+                f"replayed (log kept: {_describe_log(rrfile)})",
+                qemu_version=self.qemu.version_line))
         recording = Recording(
             rrfile=rrfile, spec=spec, qemu_path=self.qemu.path,
             qemu_version=self.qemu.version_line, icount=icount,
             console=console, argv=argv, pattern=str(pattern_text),
             record_time=elapsed, console_bytes=console_bytes,
             final_icount=final_icount, exitcode=exitcode)
-        recording.save()
+        try:
+            recording.save()
+        except OSError as details:
+            raise RecordFailed(Verdict(
+                "record-failed",
+                f"cannot save the recording's metadata {recording.sidecar}"
+                f": {details}", qemu_version=self.qemu.version_line)) \
+                from details
         self.log.info("record: icount %d in %.2fs, log %d bytes", icount,
                       elapsed, os.path.getsize(rrfile))
         return recording
 
     def _record_failure(self, match, machine: QemuMachine, pattern: str,
-                        timeout: float) -> Verdict:
+                        timeout: float, rrfile: str) -> Verdict:
         if match.kind == "failure":
             reason = (f"recording hit failure pattern {match.pattern!r}: "
                       f"{match.line.strip()!r}")
         elif match.kind == "exited":
-            reason = (f"QEMU exited with {machine.exitcode} while recording, "
-                      f"before {pattern!r} appeared: "
-                      f"{machine.stderr.strip()[-500:]!r}")
+            stderr = machine.stderr.strip()[-500:]
+            ended = ("was stopped by avocado-rr" if machine.exitcode is None
+                     else _describe_exit(machine.exitcode))
+            reason = (f"QEMU {ended} while recording, before {pattern!r} "
+                      f"appeared" + (f": {stderr!r}" if stderr else "") +
+                      f"; partial log {rrfile} kept: {_describe_log(rrfile)}")
         else:
             reason = f"{pattern!r} did not appear within {timeout}s of recording"
+        # the console shares the log's disk: a full disk hides the pattern
+        problem = _log_write_problem(rrfile, machine.stderr,
+                                     machine.exitcode)
+        if problem:
+            reason = f"{problem}; {reason}"
         return Verdict("record-failed", reason, qemu_version=self.qemu.version_line)
 
     # -- replay ---------------------------------------------------------
@@ -497,7 +541,8 @@ class RecordReplay:
                                     rrfile, max_log_bytes)
         except RecordFailed as failure:
             return failure.verdict
-        except MachineError as details:
+        except (MachineError, OSError) as details:
+            # OSError: the output dir could not be written (full disk...)
             return Verdict("record-failed", str(details),
                            qemu_version=self.qemu.version_line)
         try:
@@ -548,6 +593,50 @@ def _describe_log(rrfile: str) -> str:
     kinds = ", ".join(f"{name} x{count}" for name, count in top)
     return (f"{summary.events} events up to icount {summary.icount}, "
             f"most of them {kinds}")
+
+
+#: what QEMU (7.2 and later) prints, once, when a write to the replay log
+#: fails; it then records on, writing nothing more to the log
+LOG_WRITE_ERROR = "replay write error"
+#: a file system with less free space than this is full
+LOW_SPACE_BYTES = 64 << 10
+
+
+def _log_write_problem(rrfile: str, stderr: str,
+                       exitcode: int | None) -> str | None:
+    """Why the log may be incomplete: a full disk, a write error, a file
+    size limit; None when nothing says so."""
+    if exitcode == -signal.SIGXFSZ:
+        return (f"QEMU was killed by SIGXFSZ: {rrfile} reached the file "
+                f"size limit (ulimit -f)")
+    free = _free_space(rrfile)
+    if free < LOW_SPACE_BYTES:
+        size = os.statvfs(os.path.dirname(rrfile))
+        return (f"no space left on the file system of {rrfile} "
+                f"({free} bytes free of {size.f_blocks * size.f_frsize})")
+    if LOG_WRITE_ERROR in stderr:
+        return (f"QEMU could not write the replay log {rrfile} "
+                f"({LOG_WRITE_ERROR!r}: its file system is full or the "
+                f"file size limit, ulimit -f, was reached)")
+    return None
+
+
+def _free_space(rrfile: str) -> float:
+    """Bytes QEMU may still write beside ``rrfile`` (inf if unknown)."""
+    try:
+        fs = os.statvfs(os.path.dirname(rrfile))
+    except OSError:
+        return float("inf")
+    # root may write into the blocks reserved for it
+    blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail
+    return blocks * fs.f_frsize
+
+
+def _log_complete(rrfile: str, final_icount: int) -> bool:
+    """The log ends cleanly and adds up to the recording's icount."""
+    log = _summarize(rrfile)
+    return (isinstance(log, replaylog.LogSummary) and log.clean_end and
+            log.icount == final_icount)
 
 
 def _describe_exit(code: int | None) -> str:

@@ -1,0 +1,157 @@
+"""Faults a CI machine really meets, on real QEMU and real kernels.
+
+Each test asserts the verdict class and its message, that the artifacts
+are kept, and (through conftest's autouse ``no_qemu_left``) that no QEMU
+outlives it.  Avocado's own test timeout is covered by
+``test_avocado.py::test_timeout_leaves_no_qemu``.
+"""
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from avocado_rr import assets
+from avocado_rr.engine import RecordReplay
+from conftest import qemu_pids_with
+
+ROOT = Path(__file__).resolve().parents[2]
+AVOCADO_RR = [sys.executable, "-m", "avocado_rr.cli"]
+AVOCADO = [sys.executable, "-m", "avocado"]
+#: the last console line of an initrd-less x86 boot: late, so that the log
+#: is large (about 2 MB at shift 7) when it comes
+ROOT_MOUNT = re.compile(r"VFS: Cannot open root device")
+AS_ROOT = os.geteuid() == 0
+
+
+def _wrapper(tmp_path: Path, qemu_path: str, fsize: int,
+             ignore_sigxfsz: bool) -> str:
+    """A QEMU that runs under RLIMIT_FSIZE (what a quota or ``ulimit -f``
+    does to it); with SIGXFSZ ignored, its writes past the limit fail with
+    EFBIG instead of killing it."""
+    script = tmp_path / "qemu-fsize"
+    trap = "trap '' XFSZ\n" if ignore_sigxfsz else ""
+    script.write_text(f"#!/bin/sh\n{trap}exec prlimit --fsize={fsize} -- "
+                      f"{qemu_path} \"$@\"\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs with 192 KiB left free, mounted for the test."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                    str(mnt)], check=True)
+    try:
+        free = shutil.disk_usage(mnt).free
+        with open(mnt / "ballast", "wb") as out:
+            out.write(b"\0" * (free - (192 << 10)))
+        yield mnt
+    finally:
+        # what the test found is already asserted; free the mount
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+FULL_DISK_CASES = ["fsize-efbig", "fsize-sigxfsz"] + (
+    ["tmpfs-full"] if AS_ROOT else [])
+
+
+@pytest.mark.parametrize("case", FULL_DISK_CASES)
+def test_disk_full_while_recording_is_record_failed(case, qemu_x86_64,
+                                                    x86_spec, tmp_path,
+                                                    request):
+    """The log cannot be written completely: a clear record-failed naming
+    the log and the lack of space, and no replay of the half log."""
+    qemu = qemu_x86_64
+    if case == "tmpfs-full":
+        out = request.getfixturevalue("small_disk") / "pair"
+    else:
+        out = tmp_path / "pair"
+        qemu = dataclasses.replace(qemu, path=_wrapper(
+            tmp_path, qemu.path, 256 << 10, case == "fsize-efbig"))
+    # no panic=-1: the guest stays up after the root-mount panic
+    spec = dataclasses.replace(x86_spec, append="console=ttyS0 printk.time=0")
+    engine = RecordReplay(qemu, out)
+    verdict = engine.check(spec, ROOT_MOUNT, timeout=120)
+    rrfile = str(out / "replay.bin")
+    print(f"{case}: {verdict.verdict}: {verdict.reason}")
+    assert verdict.verdict == "record-failed", verdict.summary()
+    assert rrfile in verdict.reason
+    if case == "tmpfs-full":
+        assert "no space left on the file system of" in verdict.reason
+    elif case == "fsize-efbig":
+        # the pattern came: QEMU recorded on after its log stopped growing
+        assert "'replay write error'" in verdict.reason
+        assert "was not replayed" in verdict.reason
+    else:
+        assert "killed by SIGXFSZ" in verdict.reason
+        assert "file size limit" in verdict.reason
+    # never replayed, nor replayable later from the files
+    assert not (out / "replay-cmdline.txt").exists()
+    assert not (out / "replay.bin.json").exists()
+    # what was recorded is kept
+    assert os.path.getsize(rrfile) > 0
+    assert (out / "record-cmdline.txt").exists()
+
+
+def _dump(*args):
+    return subprocess.run(AVOCADO_RR + ["dump", *args], capture_output=True,
+                          text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_sigkilled_recorder_keeps_a_readable_partial_log(qemu_x86_64,
+                                                        x86_spec, tmp_path):
+    engine = RecordReplay(qemu_x86_64, tmp_path / "pair")
+    rrfile = tmp_path / "pair" / "replay.bin"
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(
+        verdict=engine.check(x86_spec, "this line is never printed",
+                             failure_patterns=[], timeout=120)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (engine.active is not None and rrfile.exists() and
+                   rrfile.stat().st_size > 256 << 10):
+            assert time.monotonic() < deadline, "the recording never grew"
+            time.sleep(0.05)
+        os.kill(engine.active.proc.pid, 9)
+    finally:
+        thread.join(150)
+    verdict = result["verdict"]
+    print(f"{verdict.verdict}: {verdict.reason}")
+    assert verdict.verdict == "record-failed", verdict.summary()
+    assert "killed by SIGKILL while recording" in verdict.reason
+    assert f"partial log {rrfile} kept" in verdict.reason
+    assert "events up to icount" in verdict.reason
+    assert not (tmp_path / "pair" / "replay-cmdline.txt").exists()
+    # the header still says version 0; the reader decodes every complete
+    # event (as QEMU 7.2's format, the one this QEMU writes) and says so
+    with open(rrfile, "rb") as log:
+        assert log.read(4) == b"\0\0\0\0"
+    res = _dump("--summary", "--format", "json", str(rrfile))
+    assert res.returncode == 13, res.stderr          # unfinished log
+    summary = json.loads(res.stdout)
+    assert summary["header_version"] == 0
+    assert summary["error_class"] == "UnfinishedLog"
+    assert summary["events"] > 1000
+    assert not summary["clean_end"]
+    # all that is left undecoded is the one event cut by the kill
+    assert 0 <= summary["file_size"] - summary["bytes_decoded"] < 64
+    text = _dump(str(rrfile))
+    assert text.returncode == 13
+    lines = [line for line in text.stdout.splitlines() if line[:1].isdigit()]
+    assert len(lines) == summary["events"]
+    assert lines[-1].startswith(f"{summary['events']}:")
+    assert "header version is 0" in text.stderr
+    assert qemu_pids_with(str(tmp_path)) == []
