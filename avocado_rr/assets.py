@@ -26,6 +26,7 @@ else ``~/.cache/avocado-rr``::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import logging
@@ -33,11 +34,11 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import yaml
 
-from avocado_rr import debian
+from avocado_rr import debian, settings
 from avocado_rr.download import (ChecksumMismatch, DownloadError, Progress,
                                  atomic_write, fetch_url, file_lock,
                                  sha256_file)
@@ -48,10 +49,11 @@ LOG = logging.getLogger("avocado_rr.assets")
 #: catalogue and the lock, ~30 ms with the pure-Python loader, ~3 ms so
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-UPDATE_ENV = "AVOCADO_RR_ASSETS_UPDATE"
-CACHE_ENV = "AVOCADO_RR_CACHE_DIR"
-CATALOGUE_ENV = "AVOCADO_RR_ASSETS_CATALOGUE"
+UPDATE_ENV = settings.setting("assets_update").variable
+CACHE_ENV = settings.setting("cache_dir").variable
+CATALOGUE_ENV = settings.setting("assets_catalogue").variable
 LOCK_COMMAND = "avocado-rr assets lock"
+FETCH_COMMAND = "avocado-rr assets fetch"
 
 #: QEMU target names (as in ``arch:`` tags) -> Debian architectures
 QEMU_TO_DEBIAN = {
@@ -66,6 +68,11 @@ _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 class AssetError(Exception):
     """Base class of every asset problem."""
+
+
+class CacheUnusable(AssetError):
+    """The asset cache cannot be read or written (permissions, read-only,
+    a file where a directory should be)."""
 
 
 class AssetNotFound(AssetError):
@@ -97,8 +104,8 @@ class NotLocked(AssetError):
 
 def cache_dir() -> Path:
     """The cache root, from the environment."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
+    if settings.get("cache_dir"):
+        return Path(settings.get("cache_dir")).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "avocado-rr"
@@ -106,8 +113,8 @@ def cache_dir() -> Path:
 
 def default_catalogue_path() -> Path:
     """``$AVOCADO_RR_ASSETS_CATALOGUE``, the checkout's, or the installed one."""
-    if os.environ.get(CATALOGUE_ENV):
-        return Path(os.environ[CATALOGUE_ENV])
+    if settings.get("assets_catalogue"):
+        return Path(settings.get("assets_catalogue"))
     for base in (_REPO_CONFIGS, _PACKAGE_DATA):
         if (base / "assets.yaml").is_file():
             return base / "assets.yaml"
@@ -176,7 +183,7 @@ class Catalogue:
         self.lock_path = lock_path
         self.cache = Path(cache) if cache else cache_dir()
         if update is None:
-            update = os.environ.get(UPDATE_ENV, "") not in ("", "0", "no")
+            update = settings.get_bool("assets_update")
         self.update = update
         self._locked: dict[str, LockEntry] = self._read_lock()
 
@@ -314,7 +321,12 @@ class Catalogue:
         :raises NotLocked: a Debian asset without a lock entry
         :raises AssetUnavailable: the locked version is gone from Debian
         :raises HashMismatch: a download does not match the lock
+        :raises CacheUnusable: the cache cannot be read or written
         """
+        with self._cache_errors(name):
+            return self._fetch(name, progress)
+
+    def _fetch(self, name: str, progress: Progress | None) -> Path:
         spec = self.spec(name)
         if spec.package:
             try:
@@ -345,15 +357,36 @@ class Catalogue:
         path = self.local_path(name)
         if path is None:
             raise NotLocked(self._not_locked_message(name))
-        if not path.is_file():
-            raise AssetNotFound(f"asset {name} is not cached (expected "
-                                f"{path}); fetch it first")
-        expected = self.expected_sha256(name)
-        actual = sha256_file(path)
+        with self._cache_errors(name):
+            if not path.is_file():
+                raise AssetNotFound(f"asset {name} is not cached (expected "
+                                    f"{path}); fetch it with "
+                                    f"`{FETCH_COMMAND} {name}`")
+            expected = self.expected_sha256(name)
+            actual = sha256_file(path)
         if actual != expected:
             raise HashMismatch(f"asset {name}: {path} has sha256 {actual}, "
-                               f"expected {expected}", expected, actual)
+                               f"the lock expects {expected}; "
+                               f"`{FETCH_COMMAND} {name}` replaces the "
+                               f"cached file", expected, actual)
         return path
+
+    @contextlib.contextmanager
+    def _cache_errors(self, name: str) -> Iterator[None]:
+        """Turn an OS error on a path of the cache into CacheUnusable."""
+        try:
+            yield
+        except OSError as exc:
+            cache = os.path.abspath(self.cache)
+            where = os.path.abspath(exc.filename or "")
+            if not (where + os.sep).startswith(cache + os.sep):
+                raise
+            raise CacheUnusable(
+                f"asset {name}: the asset cache {self.cache} is unusable "
+                f"({exc.strerror}: {exc.filename}); make it readable and "
+                f"writable (chmod -R u+rwX {self.cache}; chown it to this "
+                f"user) or point {CACHE_ENV} at another directory, then run "
+                f"`{FETCH_COMMAND} {name}`") from exc
 
     def package_root(self, name: str) -> Path:
         """The extracted tree of the Debian package of asset ``name``.
@@ -450,7 +483,9 @@ class Catalogue:
                 raise HashMismatch(
                     f"asset {spec.name}: {entry.member} of {entry.package} "
                     f"{entry.version} has sha256 {actual}, the lock expects "
-                    f"{entry.sha256} (extracted tree kept at {aside})",
+                    f"{entry.sha256} (extracted tree kept at {aside}); if "
+                    f"the lock is what is wrong, refresh it with "
+                    f"`{LOCK_COMMAND} {spec.name}`",
                     entry.sha256, actual)
             return path
 
@@ -483,7 +518,9 @@ class Catalogue:
             raise HashMismatch(
                 f"asset {spec.name}: Debian's index gives {entry.package} "
                 f"{entry.version} sha256 {info.sha256}, the lock expects "
-                f"{entry.deb_sha256}", entry.deb_sha256, info.sha256)
+                f"{entry.deb_sha256}; if the lock is what is wrong, refresh "
+                f"it with `{LOCK_COMMAND} {spec.name}`", entry.deb_sha256,
+                info.sha256)
         return apt.download(info, deb.parent, progress)
 
     @staticmethod

@@ -18,25 +18,11 @@ from avocado.core.output import LOG_JOB
 from avocado.core.plugin_interfaces import JobPost, JobPre
 
 from avocado_rr import settings as rr_settings
-from avocado_rr.plugins.init import SETTINGS
 
 
 def environment_for(config: Mapping) -> dict[str, str]:
     """The ``AVOCADO_RR_*`` variables that ``config`` sets."""
-    env = {}
-    for setting in SETTINGS:
-        value = config.get(setting.namespace)
-        if value is None or value is False or value == "":
-            continue
-        if setting.key_type is bool:
-            text = "1"
-        elif setting.is_path:
-            text = os.path.abspath(os.path.expanduser(str(value)))
-        else:
-            text = str(setting.key_type(value))
-        variable = rr_settings.SETTINGS[setting.key][0]
-        env[variable] = text
-    return env
+    return rr_settings.environment_for(config)
 
 
 class ReplayJobPrePost(JobPre, JobPost):

@@ -17,9 +17,37 @@ WHITEBOARD = (FIXTURES / "x86_64-microvm.whiteboard.json").read_text()
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_every_replay_setting_has_an_environment_variable():
-    keys = {setting.key for setting in init.SETTINGS}
-    assert keys == set(rr_settings.SETTINGS)
+def test_the_plugin_registers_the_settings_registry():
+    assert init.SETTINGS == tuple(item for item in rr_settings.SETTINGS
+                                  if item.avocado)
+    assert {item.key for item in init.SETTINGS} >= {
+        "qemu_bin", "qemu_build_dir", "qemu_version", "offline"}
+    for item in rr_settings.SETTINGS:
+        assert item.variable == "AVOCADO_RR_" + item.key.upper()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1", True), ("yes", True), ("TRUE", True), ("on", True),
+    ("0", False), ("no", False), ("False", False), ("off", False),
+    ("", False)])
+def test_one_rule_for_booleans(monkeypatch, text, expected):
+    assert rr_settings.parse_bool(text) is expected
+    monkeypatch.setenv("AVOCADO_RR_OFFLINE", text)
+    monkeypatch.setenv("AVOCADO_RR_ASSETS_UPDATE", text)
+    assert rr_settings.get_bool("offline") is expected
+    from avocado_rr import assets
+    assert assets.Catalogue({}, None, None).update is expected
+
+
+def test_a_bad_setting_names_its_variable(monkeypatch):
+    monkeypatch.setenv("AVOCADO_RR_KEEP_ARTIFACTS", "maybe")
+    with pytest.raises(ValueError, match="AVOCADO_RR_KEEP_ARTIFACTS"):
+        rr_settings.get_bool("keep_artifacts")
+    monkeypatch.setenv("AVOCADO_RR_ICOUNT_SHIFT", "seven")
+    with pytest.raises(ValueError, match="AVOCADO_RR_ICOUNT_SHIFT"):
+        rr_settings.value("icount_shift")
+    monkeypatch.setenv("AVOCADO_RR_ICOUNT_SHIFT", "9")
+    assert rr_settings.value("icount_shift") == 9
 
 
 def test_environment_for_exports_only_what_is_set(tmp_path):
