@@ -8,14 +8,15 @@ from setuptools.command.build_py import build_py
 
 
 class BuildWithCatalogue(build_py):
-    """Ship configs/assets.yaml and assets.lock inside the package, so an
-    installed avocado-rr (not only a checkout) knows its assets."""
+    """Ship configs/assets.yaml, qemu.yaml and their locks inside the
+    package, so an installed avocado-rr (not only a checkout) knows its
+    assets and QEMU builds."""
 
     def run(self):
         super().run()
         target = os.path.join(self.build_lib, "avocado_rr", "data")
         os.makedirs(target, exist_ok=True)
-        for name in ("assets.yaml", "assets.lock"):
+        for name in ("assets.yaml", "assets.lock", "qemu.yaml", "qemu.lock"):
             shutil.copy(os.path.join("configs", name), target)
 
 
@@ -63,6 +64,7 @@ setup(
         "avocado.plugins.cli.cmd": [
             "replay-dump = avocado_rr.plugins.cli:ReplayDump",
             "replay-assets = avocado_rr.plugins.cli:ReplayAssets",
+            "replay-qemu = avocado_rr.plugins.cli:ReplayQemu",
         ],
         "avocado.plugins.job.prepost": [
             "replay_env = avocado_rr.plugins.jobprepost:ReplayJobPrePost",

@@ -54,6 +54,9 @@ def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qemu-bin", help="QEMU binary to use")
     parser.add_argument("--qemu-build-dir", help="QEMU build tree to use")
+    parser.add_argument("--qemu-version", metavar="VERSION",
+                        help="Debian's build of this QEMU version from the "
+                        "asset cache, e.g. 11.1 ('avocado-rr qemu list')")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="wall-clock limit per phase in seconds (120)")
     parser.add_argument("--json", action="store_true",
@@ -96,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "replay counts as stalled (5)")
 
     for name, module in (("dump", "avocado_rr.replaylog.dumpcli"),
-                         ("assets", "avocado_rr.assetscli")):
+                         ("assets", "avocado_rr.assetscli"),
+                         ("qemu", "avocado_rr.qemucli")):
         _add_delegate(sub, name, module)
     return parser
 
@@ -183,14 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "replay":
             recording = Recording.load(os.path.abspath(args.rrfile))
-            qemu = find_qemu(recording.spec.arch, args.qemu_bin or
-                             recording.qemu_path, args.qemu_build_dir)
+            named = args.qemu_bin or args.qemu_build_dir or args.qemu_version
+            qemu = find_qemu(recording.spec.arch,
+                             args.qemu_bin or (None if named
+                                               else recording.qemu_path),
+                             args.qemu_build_dir, args.qemu_version)
             engine = RecordReplay(qemu, os.path.dirname(recording.rrfile))
             verdict = engine.replay(recording, args.timeout,
                                     args.stall_timeout, _progress_bar())
             return _emit(args, verdict)
         spec = _spec(args)
-        qemu = find_qemu(spec.arch, args.qemu_bin, args.qemu_build_dir)
+        qemu = find_qemu(spec.arch, args.qemu_bin, args.qemu_build_dir,
+                         args.qemu_version)
         if args.command == "record":
             outdir = os.path.dirname(os.path.abspath(args.rrfile))
             return _record(args, RecordReplay(qemu, outdir), spec)

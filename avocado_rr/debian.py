@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Sequence
 
 from avocado_rr.download import Progress, file_lock, sha256_file
 
@@ -90,13 +91,20 @@ def depends_names(depends: str) -> list[str]:
 
 
 class AptArch:
-    """apt-get for one Debian architecture, with a private state dir."""
+    """apt-get for one Debian architecture, with a private state dir.
 
-    def __init__(self, arch: str, root: Path):
+    ``sources`` (one-line ``deb URI SUITE COMPONENT`` entries) replaces
+    the system's sources with a private list, e.g. for another Debian
+    release's packages; without it the system's sources are used.
+    """
+
+    def __init__(self, arch: str, root: Path,
+                 sources: Sequence[str] | None = None):
         self.arch = arch
         self.root = Path(root) / arch
         self.lists = self.root / "lists"
         self.cache = self.root / "cache"
+        self.sources = list(sources) if sources else None
 
     def options(self) -> list[str]:
         """The ``-o`` options that make apt use our private state."""
@@ -111,6 +119,12 @@ class AptArch:
             "-oDir::Cache::srcpkgcache=",
             "-oAcquire::Languages=none",
         ]
+        if self.sources is not None:
+            empty = self.root / "empty.d"
+            opts += [f"-oDir::Etc::SourceList={self.root / 'sources.list'}",
+                     f"-oDir::Etc::SourceParts={empty}",
+                     f"-oDir::Etc::Preferences={empty / 'none'}",
+                     f"-oDir::Etc::PreferencesParts={empty}"]
         if os.geteuid() == 0:
             # the private dirs live in root's home, which the _apt
             # sandbox user cannot reach; apt would only warn and go on
@@ -141,6 +155,11 @@ class AptArch:
         stamp = self.root / "updated"
         if not stamp.exists() or not self._index_files():
             return None
+        if self.sources is not None:
+            listed = self.root / "sources.list"
+            text = "".join(f"{line}\n" for line in self.sources)
+            if not listed.is_file() or listed.read_text() != text:
+                return None             # the sources changed: stale
         return time.time() - stamp.stat().st_mtime
 
     def update(self, force: bool = False) -> None:
@@ -158,6 +177,12 @@ class AptArch:
             (self.cache / "archives" / "partial").mkdir(parents=True,
                                                         exist_ok=True)
             (self.root / "status").touch()
+            if self.sources is not None:
+                (self.root / "empty.d").mkdir(exist_ok=True)
+                text = "".join(f"{line}\n" for line in self.sources)
+                sources = self.root / "sources.list"
+                if not sources.is_file() or sources.read_text() != text:
+                    sources.write_text(text)
             proc = self._run("apt-get", "-q", "update", check=False)
             if proc.returncode != 0:
                 if not self._index_files():
@@ -201,6 +226,62 @@ class AptArch:
                            filename=rec.get("Filename", ""),
                            size=int(rec.get("Size", "0")),
                            depends=rec.get("Depends", ""))
+
+    def closure(self, packages: Sequence[str],
+                release: str | None = None) -> list[tuple[str, str]]:
+        """(name, version) of ``packages`` and everything they depend on.
+
+        Resolved against an empty dpkg status, so the closure is complete
+        (C library included) and does not depend on what this machine has
+        installed. ``release`` is apt's target release (``-t``), e.g.
+        ``bookworm-backports``. Recommends are left out.
+        """
+        self.update()
+        args = ["-s", "-q", "-oAPT::Install-Recommends=false"]
+        if release:
+            args += ["-t", release]
+        proc = self._run("apt-get", *args, "install", *packages,
+                         check=False)
+        if proc.returncode != 0:
+            raise AptError(f"cannot resolve {' '.join(packages)} for "
+                           f"{self.arch}"
+                           + (f" from {release}" if release else "")
+                           + f": {(proc.stdout + proc.stderr).strip()[-2000:]}")
+        found = re.findall(r"^Inst (\S+) \((\S+) ", proc.stdout, re.M)
+        if not found:
+            raise AptError(f"apt-get resolved nothing for "
+                           f"{' '.join(packages)}: {proc.stdout.strip()}")
+        return sorted(found)
+
+    def show_many(self, pairs: Sequence[tuple[str, str]]
+                  ) -> list[PackageInfo]:
+        """The index records of exact (name, version) pairs, in order.
+
+        :raises PackageNotInIndex: naming every pair the index lacks.
+        """
+        self.update()
+        proc = self._run("apt-cache", "show", "--no-all-versions",
+                         *(f"{name}={version}" for name, version in pairs),
+                         check=False)
+        records = {(r.get("Package"), r.get("Version")): r
+                   for r in parse_records(proc.stdout)}
+        missing = [f"{name} {version}" for name, version in pairs
+                   if (name, version) not in records]
+        if missing:
+            raise PackageNotInIndex(
+                f"not in the Debian index for {self.arch}: "
+                f"{', '.join(missing)}")
+        infos = []
+        for name, version in pairs:
+            rec = records[(name, version)]
+            infos.append(PackageInfo(
+                name=name, version=version,
+                arch=rec.get("Architecture", self.arch),
+                sha256=rec.get("SHA256", ""),
+                filename=rec.get("Filename", ""),
+                size=int(rec.get("Size", "0")),
+                depends=rec.get("Depends", "")))
+        return infos
 
     def resolve(self, package: str,
                 follow: str | None = r"^linux-image-\d") -> PackageInfo:
@@ -255,6 +336,45 @@ class AptArch:
         if progress:
             progress(info.size, info.size)
         return final
+
+
+    def download_many(self, infos: Sequence[PackageInfo], dest: Path,
+                      progress: Progress | None = None) -> list[Path]:
+        """Download several packages with one apt-get call, each checked
+        by sha256 and moved into ``dest`` only when it matches."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest))
+        total = sum(info.size for info in infos)
+        done = threading.Event()
+        watcher = None
+        if progress:
+            watcher = threading.Thread(target=_watch, daemon=True,
+                                       args=(tmpdir, total, progress, done))
+            watcher.start()
+        try:
+            self._run("apt-get", "-q", "download",
+                      *(f"{i.name}={i.version}" for i in infos), cwd=tmpdir)
+            paths = []
+            for info in infos:
+                got = tmpdir / info.deb_name
+                if not got.is_file():
+                    raise AptError(f"apt-get download did not produce "
+                                   f"{info.deb_name}")
+                actual = sha256_file(got)
+                if info.sha256 and actual != info.sha256:
+                    raise AptError(f"{got.name}: sha256 {actual} does not "
+                                   f"match the index's {info.sha256}")
+                os.replace(got, dest / info.deb_name)
+                paths.append(dest / info.deb_name)
+        finally:
+            done.set()
+            if watcher:
+                watcher.join()
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        if progress:
+            progress(total, total)
+        return paths
 
 
 def _watch(tmpdir: Path, total: int, progress: Progress,

@@ -2,13 +2,18 @@
 
 Order of precedence for an architecture:
 
-1. an explicit binary or QEMU build directory given by the caller
-   (a test parameter or a command-line option);
-2. the ``AVOCADO_RR_QEMU_BIN`` environment variable (a binary; only used
-   when it is the binary for the requested architecture) or
-   ``AVOCADO_RR_QEMU_BUILD_DIR`` (a QEMU build tree holding
-   ``qemu-system-<arch>``);
+1. an explicit binary, QEMU build directory or QEMU version given by the
+   caller (a test parameter or a command-line option), in that order;
+2. the ``qemu_bin`` setting (``AVOCADO_RR_QEMU_BIN``: a binary; only used
+   when it is the binary for the requested architecture), else
+   ``qemu_build_dir`` (``AVOCADO_RR_QEMU_BUILD_DIR``: a QEMU build tree
+   holding ``qemu-system-<arch>``), else ``qemu_version``
+   (``AVOCADO_RR_QEMU_VERSION``);
 3. ``qemu-system-<arch>`` on ``PATH``.
+
+A QEMU version names one of Debian's builds of :mod:`avocado_rr.qemu_builds`
+(``7.2``, ``10.0``, ``11.1``), fetched into the asset cache on first use
+unless the ``offline`` setting is on.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from avocado_rr import settings
 from avocado_rr.assets import cache_dir
 from avocado_rr.download import atomic_write
 
@@ -85,7 +91,8 @@ def binary_name(arch: str) -> str:
 
 
 def find_qemu(arch: str, qemu_bin: str | None = None,
-              build_dir: str | None = None) -> QemuBinary:
+              build_dir: str | None = None,
+              qemu_version: str | None = None) -> QemuBinary:
     """Locate and identify the QEMU system emulator for ``arch``.
 
     :raises QemuNotFound: with the exact reason and how to fix it.
@@ -93,23 +100,31 @@ def find_qemu(arch: str, qemu_bin: str | None = None,
     name = binary_name(arch)
     tried = []
     candidates: list[tuple[str, str]] = []
+    explicit = bool(qemu_bin or build_dir or qemu_version)
     if qemu_bin:
         candidates.append(("explicit binary", qemu_bin))
     if build_dir:
         candidates.append(("explicit build dir", os.path.join(build_dir, name)))
-    env_bin = os.environ.get("AVOCADO_RR_QEMU_BIN")
-    if env_bin and not qemu_bin and os.path.basename(env_bin) == name:
+    if qemu_version and not (qemu_bin or build_dir):
+        candidates.append((f"QEMU version {qemu_version}",
+                           os.path.join(version_bin_dir(qemu_version), name)))
+    env_bin = settings.get("qemu_bin")
+    if env_bin and not explicit and os.path.basename(env_bin) == name:
         candidates.append(("AVOCADO_RR_QEMU_BIN", env_bin))
-    env_dir = os.environ.get("AVOCADO_RR_QEMU_BUILD_DIR")
-    if env_dir and not (qemu_bin or build_dir):
+    env_dir = settings.get("qemu_build_dir")
+    if env_dir and not explicit:
         candidates.append(("AVOCADO_RR_QEMU_BUILD_DIR",
                            os.path.join(env_dir, name)))
+    env_version = settings.get("qemu_version")
+    if env_version and not (explicit or env_dir):
+        candidates.append((f"AVOCADO_RR_QEMU_VERSION={env_version}",
+                           os.path.join(version_bin_dir(env_version), name)))
     for origin, path in candidates:
         found = shutil.which(path)
         if found:
             return identify(arch, os.path.abspath(found))
         tried.append(f"{path} ({origin})")
-    if qemu_bin or build_dir:
+    if explicit or (env_version and not env_dir):
         raise QemuNotFound(f"{name}: not found or not executable: "
                            f"{'; '.join(tried)}")
     found = shutil.which(name)
@@ -121,8 +136,24 @@ def find_qemu(arch: str, qemu_bin: str | None = None,
     tried.append(f"{name} on PATH")
     raise QemuNotFound(f"no QEMU binary for arch {arch}: tried "
                        f"{'; '.join(tried)}; {hint}, or name a binary with "
-                       f"qemu_bin / AVOCADO_RR_QEMU_BIN or a build tree "
-                       f"with AVOCADO_RR_QEMU_BUILD_DIR")
+                       f"qemu_bin / AVOCADO_RR_QEMU_BIN, a build tree "
+                       f"with AVOCADO_RR_QEMU_BUILD_DIR or a Debian build "
+                       f"with qemu_version / AVOCADO_RR_QEMU_VERSION")
+
+
+def version_bin_dir(version: str) -> str:
+    """The bin dir of Debian's build of QEMU ``version`` (fetched now
+    unless the ``offline`` setting is on).
+
+    :raises QemuNotFound: when the version is unknown or cannot be had.
+    """
+    from avocado_rr import qemu_builds  # only runs that name a version
+    try:
+        builds = qemu_builds.default_builds()
+        return os.fspath(builds.bin_dir(
+            version, fetch=not settings.get_bool("offline")))
+    except qemu_builds.QemuBuildError as exc:
+        raise QemuNotFound(str(exc)) from exc
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,6 +19,7 @@ The work is done by :class:`avocado_rr.engine.RecordReplay`; this class
 only adds Avocado's parameters, logging, assets and status mapping.
 
 Parameters (``-p`` or yaml-to-mux): ``qemu_bin``, ``qemu_build_dir``,
+``qemu_version`` (Debian's build of that QEMU, from the asset cache),
 ``icount_shift``, ``stall_timeout``, ``keep_artifacts`` (keep the replay
 log of a passing test), ``arch``, ``machine``, ``cpu``.
 """
@@ -123,9 +124,11 @@ class ReplayTestBase(Test):
             self.qemu = find_qemu(
                 self.arch,
                 self.params.get("qemu_bin", default=None),
-                self.params.get("qemu_build_dir", default=None))
+                self.params.get("qemu_build_dir", default=None),
+                self.params.get("qemu_version", default=None))
         except QemuNotFound as details:
-            self.cancel(str(details))
+            # not a CANCEL: a suite that cannot find its QEMU tested nothing
+            self.error(str(details))
         self.log.info("QEMU under test: %s (%s)", self.qemu.path,
                       self.qemu.version_line)
         self.keep_artifacts = settings.is_true(

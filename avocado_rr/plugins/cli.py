@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from avocado.core.plugin_interfaces import CLI, CLICmd
 from avocado.core.settings import settings
 
-from avocado_rr import assetscli
+from avocado_rr import assetscli, qemucli
 from avocado_rr.plugins.init import SETTINGS
 from avocado_rr.replaylog import dumpcli
 
@@ -59,6 +59,24 @@ class ReplayAssets(CLICmd):
         if not args.cache_dir:      # [replay] cache_dir of the config files
             args.cache_dir = config.get("replay.cache_dir")
         return assetscli.run(args)
+
+
+class ReplayQemu(CLICmd):
+    """``avocado replay-qemu list|fetch|verify|lock|path``."""
+
+    name = "replay-qemu"
+    description = ("List, fetch, verify and lock Debian's builds of the QEMU "
+                   "versions under test (avocado-rr qemu)")
+
+    def configure(self, parser):
+        parser = super().configure(parser)
+        qemucli.add_arguments(parser)
+
+    def run(self, config):
+        args = _namespace(config)
+        if not args.cache_dir:      # [replay] cache_dir of the config files
+            args.cache_dir = config.get("replay.cache_dir")
+        return qemucli.run(args)
 
 
 class ReplayRunOptions(CLI):

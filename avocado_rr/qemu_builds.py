@@ -1,0 +1,642 @@
+"""QEMU builds as assets: Debian's QEMU releases, side by side.
+
+``configs/qemu.yaml`` names each QEMU version the suite tests (``7.2``,
+``10.0``, ``11.1``): the Debian sources to take it from, apt's target
+release and the packages. ``configs/qemu.lock`` pins what was resolved:
+every package of the closure by version and sha256.
+
+A build is the whole dependency closure of its packages, C library
+included, resolved against an empty dpkg status and extracted into one
+tree of the asset cache. Its emulators run through the tree's own
+dynamic loader (``ld-linux-x86-64.so.2 --inhibit-cache --library-path
+...``) from small wrapper scripts in the tree's ``bin/``, which also pass
+``-L`` to the tree's firmware and point ``QEMU_MODULE_DIR`` at the tree's
+modules. So Debian 13's QEMU 11.1 runs on Debian 12 without root, chroot
+or the host's libraries, and no version uses another's firmware.
+Absolute symbolic links inside the tree (``/usr/share/qemu/bios.bin ->
+/usr/share/seabios/...``) are rewritten to stay inside it.
+
+After a fetch everything is offline. When a locked package has left
+Debian's archive (a point release), fetching fails naming the lock
+command, unless the update policy is on (``AVOCADO_RR_ASSETS_UPDATE=1``,
+as for kernels): then the version is re-resolved loudly, but never to
+another upstream release than its label.
+
+Cache (see :func:`avocado_rr.assets.cache_dir`)::
+
+    qemu/apt/<version>/amd64/   private apt state with the version's sources
+    qemu/debs/<deb>             the downloaded packages
+    qemu/trees/<version>-<id>/  the extracted tree, with bin/ wrappers
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import yaml
+
+from avocado_rr import debian, settings
+from avocado_rr.assets import UPDATE_ENV, cache_dir
+from avocado_rr.download import Progress, atomic_write, file_lock, sha256_file
+
+LOG = logging.getLogger("avocado_rr.qemu_builds")
+
+#: the checkout's catalogue, else the one installed with the package
+CATALOGUE_PATH = next(
+    (path for path in (
+        Path(__file__).resolve().parent.parent / "configs" / "qemu.yaml",
+        Path(__file__).resolve().parent / "data" / "qemu.yaml")
+     if path.is_file()),
+    Path(__file__).resolve().parent.parent / "configs" / "qemu.yaml")
+LOCK_COMMAND = "avocado-rr qemu lock"
+FETCH_COMMAND = "avocado-rr qemu fetch"
+#: the file in a finished tree that names the lock entry it was built from
+STAMP = ".avocado-rr-build"
+
+#: the host architectures a tree can be run on: Debian arch -> (multiarch
+#: triplet, dynamic loader)
+HOSTS = {"amd64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2")}
+
+
+class QemuBuildError(Exception):
+    """A QEMU build cannot be resolved, fetched, verified or run."""
+
+
+class BuildNotFetched(QemuBuildError):
+    """The build is not in the cache (and may not be fetched now)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildSpec:
+    """What ``configs/qemu.yaml`` says about one QEMU version."""
+
+    version: str
+    description: str
+    upstream: str
+    sources: tuple[str, ...]
+    release: str | None
+    packages: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, version: str, data: dict) -> "BuildSpec":
+        try:
+            return cls(version=version,
+                       description=str(data.get("description", "")),
+                       upstream=str(data.get("upstream", version)),
+                       sources=tuple(data["sources"]),
+                       release=data.get("release"),
+                       packages=tuple(data["packages"]))
+        except (KeyError, TypeError) as exc:
+            raise QemuBuildError(f"QEMU version {version} in "
+                                 f"{CATALOGUE_PATH.name}: missing or bad "
+                                 f"field {exc}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class LockedPackage:
+    """One package of a locked closure."""
+
+    name: str
+    version: str
+    arch: str
+    sha256: str
+    size: int = 0
+
+    @property
+    def deb_name(self) -> str:
+        return self.info().deb_name
+
+    def info(self) -> debian.PackageInfo:
+        return debian.PackageInfo(self.name, self.version, self.arch,
+                                  self.sha256, "", self.size)
+
+
+@dataclasses.dataclass(frozen=True)
+class LockedBuild:
+    """What ``configs/qemu.lock`` pins for one QEMU version."""
+
+    version: str
+    #: Debian version of qemu-system-x86, e.g. ``1:11.1.3+ds-2~bpo13+1``
+    debian_version: str
+    host_arch: str
+    packages: tuple[LockedPackage, ...]
+
+    @property
+    def build_id(self) -> str:
+        """A short digest of the pinned packages: names the tree."""
+        text = "\n".join(f"{p.name} {p.version} {p.arch} {p.sha256}"
+                         for p in self.packages)
+        return hashlib.sha256(f"{self.host_arch}\n{text}".encode()) \
+            .hexdigest()[:12]
+
+    def to_dict(self) -> dict:
+        return {"debian_version": self.debian_version,
+                "host_arch": self.host_arch,
+                "packages": [dataclasses.asdict(p) for p in self.packages]}
+
+    @classmethod
+    def from_dict(cls, version: str, data: dict) -> "LockedBuild":
+        return cls(version=version, debian_version=data["debian_version"],
+                   host_arch=data["host_arch"],
+                   packages=tuple(LockedPackage(**p)
+                                  for p in data["packages"]))
+
+
+def host_arch() -> str:
+    """This machine's Debian architecture (``dpkg --print-architecture``)."""
+    try:
+        return subprocess.run(["dpkg", "--print-architecture"], text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise QemuBuildError(f"cannot tell this machine's Debian "
+                             f"architecture: {exc}") from exc
+
+
+def upstream_of(debian_version: str) -> str:
+    """``1:11.1.3+ds-2~bpo13+1`` -> ``11.1.3``."""
+    return debian_version.split(":", 1)[-1].split("+", 1)[0].split("-", 1)[0]
+
+
+class QemuBuilds:
+    """The QEMU versions of the catalogue, their lock and their trees."""
+
+    def __init__(self, specs: dict[str, BuildSpec], lock_path: Path,
+                 cache: Path | None = None, update: bool | None = None):
+        self.specs = specs
+        self.lock_path = lock_path
+        self.cache = Path(cache) if cache else cache_dir()
+        self.root = self.cache / "qemu"
+        if update is None:
+            update = settings.get_bool("assets_update")
+        self.update = update
+        self._locked = self._read_lock()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None,
+             lock_path: str | Path | None = None,
+             cache: str | Path | None = None,
+             update: bool | None = None) -> "QemuBuilds":
+        """Load the catalogue (default ``configs/qemu.yaml``) and its lock
+        (default: ``qemu.lock`` next to it)."""
+        path = Path(path) if path else CATALOGUE_PATH
+        try:
+            data = yaml.safe_load(path.read_text("utf-8")) or {}
+            versions = data["versions"]
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            raise QemuBuildError(f"cannot read the QEMU catalogue {path}: "
+                                 f"{exc}") from exc
+        specs = {str(v): BuildSpec.from_dict(str(v), d or {})
+                 for v, d in versions.items()}
+        lock = Path(lock_path) if lock_path else path.with_suffix(".lock")
+        return cls(specs, lock, cache, update)
+
+    # -- queries -----------------------------------------------------------
+
+    def versions(self) -> list[str]:
+        """The catalogue's versions, oldest first."""
+        return sorted(self.specs, key=lambda v: tuple(
+            int(p) if p.isdigit() else 0 for p in v.split(".")))
+
+    def spec(self, version: str) -> BuildSpec:
+        try:
+            return self.specs[str(version)]
+        except KeyError:
+            raise QemuBuildError(
+                f"no QEMU version {version!r} in {CATALOGUE_PATH.name}; "
+                f"known: {', '.join(self.versions())}") from None
+
+    def locked(self, version: str) -> LockedBuild | None:
+        self.spec(version)
+        return self._locked.get(str(version))
+
+    def tree(self, locked: LockedBuild) -> Path:
+        return self.root / "trees" / f"{locked.version}-{locked.build_id}"
+
+    def status(self, version: str) -> str:
+        """``ok``, ``missing`` or ``unlocked`` (offline, no hashing)."""
+        locked = self.locked(version)
+        if locked is None:
+            return "unlocked"
+        return "ok" if self._finished(locked) else "missing"
+
+    def bin_dir(self, version: str, fetch: bool = True,
+                progress: Progress | None = None) -> Path:
+        """The directory of the version's ``qemu-system-*`` wrappers.
+
+        :param fetch: fetch the build when it is not cached; with False a
+            missing build raises :class:`BuildNotFetched`.
+        """
+        locked = self.locked(version)
+        if locked is not None and self._finished(locked):
+            return self.tree(locked) / "bin"
+        if not fetch:
+            raise BuildNotFetched(
+                f"QEMU {version} is not in the asset cache {self.root} "
+                f"(offline); fetch it with `{FETCH_COMMAND} {version}`")
+        return self.fetch(version, progress) / "bin"
+
+    def _finished(self, locked: LockedBuild) -> bool:
+        stamp = self.tree(locked) / STAMP
+        try:
+            return stamp.read_text().strip() == locked.build_id
+        except OSError:
+            return False
+
+    # -- the lock ----------------------------------------------------------
+
+    def _read_lock(self) -> dict[str, LockedBuild]:
+        if not self.lock_path.exists():
+            return {}
+        try:
+            data = yaml.safe_load(self.lock_path.read_text("utf-8")) or {}
+            return {str(v): LockedBuild.from_dict(str(v), d)
+                    for v, d in (data.get("qemu") or {}).items()}
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            raise QemuBuildError(f"cannot read the QEMU lock "
+                                 f"{self.lock_path}: {exc}") from exc
+
+    def _write_lock(self) -> None:
+        with file_lock(self.cache / "locks" / "qemu-lock-file.lock"):
+            merged = {**self._read_lock(), **self._locked}
+            self._locked = merged
+            doc = {"qemu": {v: merged[v].to_dict() for v in sorted(merged)}}
+            text = (f"# Resolved Debian packages of each QEMU version of "
+                    f"{CATALOGUE_PATH.name}.\n# Generated by "
+                    f"`{LOCK_COMMAND}`; do not edit.\n"
+                    + yaml.safe_dump(doc, sort_keys=False))
+            try:
+                atomic_write(self.lock_path, text.encode("utf-8"))
+            except OSError as exc:
+                raise QemuBuildError(f"cannot write the QEMU lock "
+                                     f"{self.lock_path}: {exc}") from exc
+
+    def _apt(self, spec: BuildSpec, arch: str) -> debian.AptArch:
+        return debian.AptArch(arch, self.root / "apt" / spec.version,
+                              sources=spec.sources)
+
+    def lock(self, version: str) -> LockedBuild:
+        """Resolve ``version`` to the archive's current closure; pin it."""
+        spec = self.spec(version)
+        arch = host_arch()
+        if arch not in HOSTS:
+            raise QemuBuildError(f"QEMU builds run on {', '.join(HOSTS)} "
+                                 f"hosts only; this one is {arch}")
+        apt = self._apt(spec, arch)
+        try:
+            apt.update(force=True)
+            pairs = apt.closure(spec.packages, spec.release)
+            infos = apt.show_many(pairs)
+        except debian.AptError as exc:
+            raise QemuBuildError(f"QEMU {version}: {exc}") from exc
+        main = next((i for i in infos if i.name == spec.packages[0]), None)
+        if main is None:
+            raise QemuBuildError(f"QEMU {version}: {spec.packages[0]} is "
+                                 f"not in its own closure")
+        got = upstream_of(main.version)
+        if got != spec.upstream and not got.startswith(spec.upstream + "."):
+            raise QemuBuildError(
+                f"QEMU {version}: {spec.release or 'the sources'} now give "
+                f"{main.name} {main.version} (QEMU {got}), not QEMU "
+                f"{spec.upstream}; the label would lie: add a version for "
+                f"it to {CATALOGUE_PATH.name} instead")
+        missing = [i.name for i in infos if not i.sha256]
+        if missing:
+            raise QemuBuildError(f"QEMU {version}: the index gives no "
+                                 f"sha256 for {', '.join(missing)}")
+        locked = LockedBuild(
+            version=spec.version, debian_version=main.version,
+            host_arch=arch,
+            packages=tuple(LockedPackage(i.name, i.version, i.arch,
+                                         i.sha256, i.size) for i in infos))
+        old = self._locked.get(spec.version)
+        if old != locked:
+            LOG.warning("QEMU %s: lock %s -> %s (%d packages)", version,
+                        old.debian_version if old else "(none)",
+                        locked.debian_version, len(locked.packages))
+        self._locked[spec.version] = locked
+        self._write_lock()
+        return locked
+
+    # -- fetching ----------------------------------------------------------
+
+    def fetch(self, version: str, progress: Progress | None = None) -> Path:
+        """The tree of ``version``, downloaded and built if needed."""
+        spec = self.spec(version)
+        locked = self.locked(version)
+        if locked is None:
+            if not self.update:
+                raise QemuBuildError(
+                    f"QEMU {version} is not locked in {self.lock_path}; "
+                    f"run `{LOCK_COMMAND} {version}` (or set "
+                    f"{UPDATE_ENV}=1 to resolve it while fetching)")
+            LOG.warning("QEMU %s is not locked; resolving it now (%s set)",
+                        version, UPDATE_ENV)
+            locked = self.lock(version)
+        try:
+            return self._materialise(spec, locked, progress)
+        except debian.PackageNotInIndex as exc:
+            if not self.update:
+                raise QemuBuildError(
+                    f"QEMU {version}: locked packages are no longer in "
+                    f"Debian's archive ({exc}); refresh the lock with "
+                    f"`{LOCK_COMMAND} {version}` or set {UPDATE_ENV}=1"
+                ) from exc
+            LOG.warning("!!! QEMU %s: %s -- %s is set: re-resolving and "
+                        "rewriting %s", version, exc, UPDATE_ENV,
+                        self.lock_path)
+            return self._materialise(spec, self.lock(version), progress)
+
+    def _materialise(self, spec: BuildSpec, locked: LockedBuild,
+                     progress: Progress | None) -> Path:
+        tree = self.tree(locked)
+        with file_lock(self.cache / "locks" / f"qemu-{tree.name}.lock"):
+            if self._finished(locked):
+                return tree
+            if tree.exists():
+                aside = tree.with_name(f"{tree.name}.partial-"
+                                       f"{int(time.time())}")
+                os.replace(tree, aside)
+                LOG.warning("QEMU %s: unfinished tree moved aside to %s",
+                            spec.version, aside)
+            debs = self._get_debs(spec, locked, progress)
+            build_tree(locked, debs, tree)
+        LOG.info("QEMU %s (%s): %s", spec.version, locked.debian_version,
+                 tree)
+        return tree
+
+    def _get_debs(self, spec: BuildSpec, locked: LockedBuild,
+                  progress: Progress | None) -> list[Path]:
+        """The locked .debs, downloaded where not cached or corrupt."""
+        dest = self.root / "debs"
+        wanted = []
+        for package in locked.packages:
+            deb = dest / package.deb_name
+            if deb.is_file() and sha256_file(deb) == package.sha256:
+                continue
+            wanted.append(package)
+        if wanted:
+            apt = self._apt(spec, locked.host_arch)
+            infos = apt.show_many([(p.name, p.version) for p in wanted])
+            for package, info in zip(wanted, infos):
+                if info.sha256 != package.sha256:
+                    raise QemuBuildError(
+                        f"QEMU {spec.version}: Debian's index gives "
+                        f"{package.name} {package.version} sha256 "
+                        f"{info.sha256}, the lock expects {package.sha256}")
+            try:
+                apt.download_many(infos, dest, progress)
+            except debian.AptError as exc:
+                raise QemuBuildError(f"QEMU {spec.version}: {exc}") from exc
+        return [dest / p.deb_name for p in locked.packages]
+
+    # -- verification ------------------------------------------------------
+
+    def verify(self, version: str) -> Path:
+        """Check a fetched build offline: every .deb against the lock, the
+        tree's stamp, every emulator's libraries inside the tree and its
+        ``--version`` against the label. Returns the bin dir."""
+        spec = self.spec(version)
+        locked = self.locked(version)
+        if locked is None:
+            raise QemuBuildError(f"QEMU {version} is not locked; run "
+                                 f"`{LOCK_COMMAND} {version}`")
+        if not self._finished(locked):
+            raise BuildNotFetched(f"QEMU {version} is not fetched; run "
+                                  f"`{FETCH_COMMAND} {version}`")
+        for package in locked.packages:
+            deb = self.root / "debs" / package.deb_name
+            if not deb.is_file():
+                raise QemuBuildError(f"QEMU {version}: {deb} is missing; "
+                                     f"run `{FETCH_COMMAND} {version}`")
+            actual = sha256_file(deb)
+            if actual != package.sha256:
+                raise QemuBuildError(
+                    f"QEMU {version}: {deb.name} has sha256 {actual}, the "
+                    f"lock expects {package.sha256}; delete it and run "
+                    f"`{FETCH_COMMAND} {version}`")
+        tree = self.tree(locked)
+        for wrapper in sorted((tree / "bin").iterdir()):
+            check_wrapper(wrapper, tree, spec.upstream)
+        return tree / "bin"
+
+
+def build_tree(locked: LockedBuild, debs: Sequence[Path], tree: Path) -> None:
+    """Extract ``debs`` into ``tree`` with wrappers; atomic: the tree
+    appears (with its stamp) only when complete."""
+    triplet, loader_name = HOSTS[locked.host_arch]
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{tree.name}-",
+                                dir=tree.parent))
+    try:
+        for deb in debs:
+            proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)],
+                                  capture_output=True, text=True,
+                                  check=False)
+            if proc.returncode != 0:
+                raise QemuBuildError(f"dpkg-deb -x {deb} failed: "
+                                     f"{proc.stderr.strip()}")
+        _relink(tmp)
+        loader = _find_loader(tmp, loader_name)
+        libdirs = [d for d in (f"lib/{triplet}", f"usr/lib/{triplet}")
+                   if (tmp / d).is_dir()]
+        binaries = _emulators(tmp)
+        if "qemu-system-x86_64" not in binaries:
+            raise QemuBuildError("the closure has no qemu-system-x86_64")
+        datadirs = _firmware_dirs(tmp, loader, libdirs,
+                                  binaries["qemu-system-x86_64"], tree)
+        bindir = tmp / "bin"
+        bindir.mkdir(exist_ok=True)
+        for name, binary in sorted(binaries.items()):
+            _write_wrapper(bindir / name, tree, binary, loader, libdirs,
+                           datadirs if name.startswith("qemu-system-")
+                           else [], triplet, locked)
+        (tmp / STAMP).write_text(locked.build_id + "\n")
+        os.replace(tmp, tree)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _relink(root: Path) -> None:
+    """Make absolute symbolic links under ``root`` point inside it."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            target = os.readlink(path)
+            if not target.startswith("/"):
+                continue
+            inside = root / target.lstrip("/")
+            path.unlink()
+            path.symlink_to(os.path.relpath(inside, path.parent))
+
+
+def _is_elf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def _emulators(root: Path) -> dict[str, str]:
+    """Command name -> the ELF binary it runs (relative to ``root``).
+
+    ``usr/bin/qemu-*`` links resolve inside the tree; Debian 12's
+    ``qemu-system-i386`` is a shell script that runs
+    ``/usr/libexec/qemu-system-i386``, which is taken instead.
+    """
+    found = {}
+    for command in sorted((root / "usr" / "bin").glob("qemu-*")):
+        real = command.resolve()
+        if not _is_elf(real):
+            real = root / "usr" / "libexec" / command.name
+            if not _is_elf(real):
+                continue
+        found[command.name] = str(real.relative_to(root.resolve()))
+    return found
+
+
+def _firmware_dirs(root: Path, loader: str, libdirs: Sequence[str],
+                   binary: str, tree: Path) -> list[str]:
+    """The tree's copies of the data directories QEMU was built to search
+    (``-L help``: e.g. ``/usr/share/qemu`` and ``/usr/share/seabios``),
+    as they will be named once ``root`` is renamed to ``tree``."""
+    libpath = ":".join(str(root / d) for d in libdirs)
+    proc = subprocess.run([str(root / loader), "--inhibit-cache",
+                           "--library-path", libpath, str(root / binary),
+                           "-L", "help"], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise QemuBuildError(f"{binary} -L help failed in the new tree "
+                             f"(exit {proc.returncode}): "
+                             f"{proc.stderr.strip()}")
+    dirs = []
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if "/../" in line:
+            # relative to the executable (QEMU 7.2: "<bindir>/../share/
+            # qemu"), which is the loader here: Debian's prefix is /usr
+            relative = "usr/" + line.split("/../", 1)[1]
+        elif line.startswith("/"):
+            relative = line.lstrip("/")
+        else:
+            continue
+        if (root / relative).is_dir() and f"{tree}/{relative}" not in dirs:
+            dirs.append(f"{tree}/{relative}")
+    if not dirs:
+        raise QemuBuildError(f"{binary} -L help names no data directory "
+                             f"that the tree has: {proc.stdout.strip()}")
+    return dirs
+
+
+def _find_loader(root: Path, name: str) -> str:
+    for candidate in (f"usr/lib64/{name}", f"lib64/{name}"):
+        path = root / candidate
+        if path.exists():
+            return candidate
+    raise QemuBuildError(f"the closure has no dynamic loader {name} "
+                         f"(looked in usr/lib64 and lib64)")
+
+
+def _write_wrapper(path: Path, tree: Path, binary: str, loader: str,
+                   libdirs: Sequence[str], datadirs: Sequence[str],
+                   triplet: str, locked: LockedBuild) -> None:
+    """A shell script that runs ``binary`` of ``tree`` through the tree's
+    loader (``exec``: QEMU keeps the script's pid), with ``-L`` for each
+    of ``datadirs`` first."""
+    t = str(tree)
+    libpath = ":".join(f"{t}/{d}" for d in libdirs)
+    extra = "".join(f' -L "{d}"' for d in datadirs)
+    path.write_text(
+        "#!/bin/sh\n"
+        f"# {path.name} of QEMU {locked.version} (Debian "
+        f"{locked.debian_version}), run from its own tree by its own C "
+        f"library.\n# Generated by avocado-rr (avocado_rr/qemu_builds.py)."
+        "\n"
+        f'export QEMU_MODULE_DIR="{t}/usr/lib/{triplet}/qemu"\n'
+        f'exec "{t}/{loader}" --inhibit-cache --library-path "{libpath}" '
+        f'"{t}/{binary}"{extra} "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP
+               | stat.S_IXOTH)
+
+
+def check_wrapper(wrapper: Path, tree: Path, upstream: str) -> None:
+    """The wrapper runs, reports QEMU ``upstream`` and loads every library
+    from ``tree``.
+
+    :raises QemuBuildError: saying which check failed.
+    """
+    script = wrapper.read_text()
+    match = re.search(r'^exec "([^"]+)" --inhibit-cache --library-path '
+                      r'"([^"]+)" "([^"]+)"', script, re.M)
+    if not match:
+        raise QemuBuildError(f"{wrapper} is not an avocado-rr wrapper")
+    loader, libpath, binary = match.groups()
+    listed = subprocess.run([loader, "--inhibit-cache", "--library-path",
+                             libpath, "--list", binary], capture_output=True,
+                            text=True, check=False)
+    outside = []
+    for line in listed.stdout.splitlines():
+        found = re.search(r"=> (\S+)", line)
+        if found and not found.group(1).startswith(str(tree)):
+            outside.append(line.strip())
+        elif "not found" in line:
+            outside.append(line.strip())
+    if listed.returncode != 0 or outside:
+        raise QemuBuildError(f"{wrapper.name}: libraries not loaded from "
+                             f"{tree}: {outside or listed.stderr.strip()}")
+    if wrapper.name.startswith("qemu-system-"):
+        try:
+            out = subprocess.run([str(wrapper), "--version"], text=True,
+                                 capture_output=True, timeout=60,
+                                 check=True).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise QemuBuildError(f"{wrapper} --version failed: "
+                                 f"{exc}") from exc
+        first = out.splitlines()[0] if out else ""
+        if f"version {upstream}." not in first \
+                and f"version {upstream} " not in first:
+            raise QemuBuildError(f"{wrapper.name} reports {first!r}, not "
+                                 f"QEMU {upstream}")
+        listed = subprocess.run([str(wrapper), "-L", "help"], text=True,
+                                capture_output=True, check=False).stdout
+        dirs = [line.strip() for line in listed.splitlines()]
+        for host_dir in (d for d in dirs if not d.startswith(str(tree))):
+            own = f"{tree}/{host_dir.lstrip('/')}"
+            if Path(own).is_dir() and own not in dirs[:dirs.index(host_dir)]:
+                raise QemuBuildError(
+                    f"{wrapper.name} searches the host's {host_dir} before "
+                    f"its own {own}: it would use another QEMU's firmware")
+
+
+_DEFAULT: QemuBuilds | None = None
+
+
+def default_builds() -> QemuBuilds:
+    """The project's QEMU catalogue, loaded once."""
+    global _DEFAULT  # pylint: disable=global-statement
+    if _DEFAULT is None:
+        _DEFAULT = QemuBuilds.load()
+    return _DEFAULT
+
+
+def selected(versions: Iterable[str] | None) -> list[str]:
+    """Check version names against the catalogue; all when None/empty."""
+    builds = default_builds()
+    versions = list(versions or [])
+    for version in versions:
+        builds.spec(version)
+    return versions or builds.versions()
