@@ -138,14 +138,18 @@ class ReplayTestBase(Test):
         """A verified local path for a catalogue asset (or a plain path)."""
         if not name_or_path:
             return None
-        if settings.get_bool("offline") and not os.path.exists(name_or_path):
-            try:
+        offline = settings.get_bool("offline")
+        try:
+            if offline and not os.path.exists(name_or_path):
                 path = assets.default_catalogue().verify(name_or_path)
-            except assets.AssetError as details:
-                self.error(f"offline: {details} (pre-fetch with 'avocado "
-                           f"replay-assets fetch' or 'make assets')")
-        else:
-            path = assets.resolve_asset(name_or_path)
+            else:
+                path = assets.resolve_asset(name_or_path)
+        except assets.AssetError as details:
+            # an ERROR before any QEMU starts; the message names the
+            # asset and the command that fixes it
+            self.error(f"{details}" + (" (offline run: nothing is "
+                                       "downloaded; 'make assets' fetches "
+                                       "every asset)" if offline else ""))
         self.log.info("asset %s: %s", name_or_path, path)
         return os.fspath(path)
 

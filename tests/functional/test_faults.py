@@ -155,3 +155,146 @@ def test_sigkilled_recorder_keeps_a_readable_partial_log(qemu_x86_64,
     assert lines[-1].startswith(f"{summary['events']}:")
     assert "header version is 0" in text.stderr
     assert qemu_pids_with(str(tmp_path)) == []
+
+
+# -- assets: each fault its own ERROR before any QEMU starts ---------------
+
+KERNEL = "kernel-x86_64"
+CASE = "tests/avocado/replay_kernel.py:X86_64Pc"
+
+
+def _avocado_run(results: Path, *args, env=None, prefix=(), timeout=900):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run(list(prefix) + AVOCADO + [
+        "run", "--disable-sysinfo", "--job-results-dir", str(results),
+        *args], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=timeout)
+
+
+def _only_test(results: Path) -> dict:
+    tests = json.load(open(results / "latest" / "results.json"))["tests"]
+    assert len(tests) == 1, tests
+    return tests[0]
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _lock_entry():
+    return assets.default_catalogue().locked(KERNEL)
+
+
+def _cache_unreadable(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0)
+    # root reads anything: drop the capabilities that let it (the job and
+    # its tests then meet the permissions a CI user meets)
+    prefix = (["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+              if AS_ROOT else [])
+    return cache, {}, prefix, ["Permission denied",
+                               f"the asset cache {cache} is unusable",
+                               "chmod -R u+rwX",
+                               f"`avocado-rr assets fetch {KERNEL}`"]
+
+
+FAKE = "bad" + "0" * 61
+
+
+def _lock_mismatch(tmp_path):
+    """The lock names another sha256 for the kernel than its package has
+    (a hand-edited or stale lock); the package itself is in the cache."""
+    entry = _lock_entry()
+    real = assets.default_catalogue().cache
+    cache = tmp_path / "cache"
+    deb = assets.default_catalogue()._deb(entry)
+    _link_or_copy(deb, cache / deb.relative_to(real))
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    shutil.copy(ROOT / "configs" / "assets.yaml", configs / "assets.yaml")
+    lock = (ROOT / "configs" / "assets.lock").read_text()
+    assert lock.count(entry.sha256) == 1
+    (configs / "assets.lock").write_text(lock.replace(entry.sha256, FAKE))
+    env = {"AVOCADO_RR_ASSETS_CATALOGUE": str(configs / "assets.yaml")}
+    return cache, env, (), [f"asset {KERNEL}", f"has sha256 {entry.sha256}",
+                            f"the lock expects {FAKE}",
+                            f"`avocado-rr assets lock {KERNEL}`"]
+
+
+def _corrupt_offline(tmp_path):
+    """The cached kernel itself changed (a bad disk, a bad cache restore),
+    found by an offline run."""
+    catalogue = assets.default_catalogue()
+    real = catalogue.local_path(KERNEL)
+    cache = tmp_path / "cache"
+    copy = cache / real.relative_to(catalogue.cache)
+    copy.parent.mkdir(parents=True)
+    data = bytearray(real.read_bytes())
+    data[len(data) // 2] ^= 0xff
+    copy.write_bytes(bytes(data))
+    return cache, {}, (), ["--replay-offline", f"asset {KERNEL}",
+                           f"the lock expects {_lock_entry().sha256}",
+                           f"`avocado-rr assets fetch {KERNEL}` replaces",
+                           "offline run"]
+
+
+def _missing_offline(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    return cache, {}, (), ["--replay-offline", f"asset {KERNEL} is not cached",
+                           f"fetch it with `avocado-rr assets fetch {KERNEL}`",
+                           "offline run"]
+
+
+@pytest.mark.parametrize("fault", [_cache_unreadable, _lock_mismatch,
+                                   _corrupt_offline, _missing_offline],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_asset_fault_is_an_error_before_qemu(fault, tmp_path):
+    cache, env, prefix, expected = fault(tmp_path)
+    args = []
+    if expected[0] == "--replay-offline":
+        args, expected = ["--replay-offline"], expected[1:]
+    results = tmp_path / "results"
+    try:
+        res = _avocado_run(results, *args, CASE, prefix=prefix,
+                           env={"AVOCADO_RR_CACHE_DIR": str(cache), **env})
+    finally:
+        cache.chmod(0o755)
+    assert res.returncode == 1, res.stdout + res.stderr
+    test = _only_test(results)
+    print(test["status"], test["fail_reason"])
+    assert test["status"] == "ERROR"
+    for text in expected:
+        assert text in test["fail_reason"], (text, test["fail_reason"])
+    # no QEMU started: the recording left nothing
+    data = Path(test["logdir"]) / "data"
+    assert not (data / "record-cmdline.txt").exists()
+    assert "record: " not in (Path(test["logdir"]) / "debug.log").read_text()
+
+
+def test_two_jobs_share_a_fresh_asset_cache(tmp_path):
+    """Two 'avocado run' fetching the same kernel into one empty cache at
+    once: both pass, and the cache holds one good copy."""
+    cache = tmp_path / "cache"
+    env = dict(os.environ, PYTHONPATH=str(ROOT),
+               AVOCADO_RR_CACHE_DIR=str(cache))
+    jobs = [subprocess.Popen(
+        AVOCADO + ["run", "--disable-sysinfo", "--job-results-dir",
+                   str(tmp_path / f"results{n}"), CASE],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True) for n in (1, 2)]
+    outputs = [job.communicate(timeout=1800)[0] for job in jobs]
+    for n, (job, output) in enumerate(zip(jobs, outputs), 1):
+        assert job.returncode == 0, output
+        assert _only_test(tmp_path / f"results{n}")["status"] == "PASS"
+    catalogue = assets.Catalogue.load(cache=cache)
+    assert catalogue.status(KERNEL) == "ok"
+    entry = catalogue.locked(KERNEL)
+    trees = sorted(p.name for p in (cache / "pkgs" / entry.arch).iterdir())
+    assert trees == [entry.tree_name], trees    # nothing moved aside
+    debs = sorted(p.name for p in (cache / "debs" / entry.arch).iterdir())
+    assert debs == [catalogue._deb(entry).name], debs   # no temp leftovers
