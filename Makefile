@@ -2,6 +2,8 @@
 #
 #   make check            the project's own tests (unit + real record/replay)
 #   make check-avocado    the whole replay suite through avocado run
+#   make check-matrix     the suite on several QEMU versions in one job,
+#                         with a case x version table at the end
 #   make bench-parallel   check-avocado's speed-up from parallel tasks
 #
 # Each target sets up what it needs: the venv, Debian's QEMU emulators
@@ -14,6 +16,10 @@
 #   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: tests/avocado)
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
+#   QEMU_VERSION=11.1                        Debian's build of a QEMU
+#                                            version (7.2, 10.0, 11.1),
+#                                            fetched into the asset cache
+#   QEMU_VERSIONS="7.2 10.0 11.1"            the versions of check-matrix
 #   AVOCADO_PARALLEL=N                       tests run at once (nproc)
 #   AVOCADO_ARGS="-m configs/smoke.yaml"     more 'avocado run' options
 #   (--replay-icount-shift N, --xunit FILE, --mux-filter-only PATH...)
@@ -44,6 +50,12 @@ ifdef QEMU_BUILD_DIR
 export AVOCADO_RR_QEMU_BUILD_DIR := $(abspath $(QEMU_BUILD_DIR))
 endif
 
+ifdef QEMU_VERSION
+export AVOCADO_RR_QEMU_VERSION := $(QEMU_VERSION)
+endif
+QEMU_VERSIONS ?= 7.2 10.0 11.1
+MATRIX_YAML := build/qemu-versions.yaml
+
 ifdef AVOCADO_TAGS
 AVOCADO_TAG_ARGS := $(addprefix -t ,$(AVOCADO_TAGS))
 ASSET_TAG_ARGS := $(addprefix --tags ,$(AVOCADO_TAGS))
@@ -56,13 +68,13 @@ endif
 # resolver only finds base classes in real sys.path directories
 RUN := PYTHONPATH=$(CURDIR) $(VENV)/bin
 
-.PHONY: all venv qemu assets check check-unit check-avocado bench \
-	bench-parallel clean help
+.PHONY: all venv qemu assets qemu-builds check check-unit check-avocado \
+	check-matrix bench bench-parallel clean help
 
 all: help
 
 help:
-	@sed -n '2,22p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,30p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VENV)/.stamp: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -89,17 +101,34 @@ qemu:
 assets: venv
 	$(RUN)/avocado-rr assets fetch $(ASSET_TAG_ARGS)
 
+# Debian's QEMU builds the run names (none: the system's QEMU)
+qemu-builds: venv
+ifdef QEMU_VERSION
+	$(RUN)/avocado-rr qemu fetch $(QEMU_VERSION)
+endif
+
 check-unit: venv qemu
 	$(RUN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 check: venv qemu assets
 	$(RUN)/python -m pytest -q tests/unit tests/functional $(PYTEST_ARGS)
 
-check-avocado: venv qemu assets
+check-avocado: venv qemu assets qemu-builds
 	mkdir -p $(RESULTS_DIR)
 	$(RUN)/avocado --show=$(AVOCADO_SHOW) run \
 	    --job-results-dir=$(RESULTS_DIR) --disable-sysinfo \
 	    --max-parallel-tasks=$(AVOCADO_PARALLEL) \
+	    $(AVOCADO_TAG_ARGS) $(AVOCADO_ARGS) -- $(AVOCADO_TESTS)
+
+# one job, every test once per QEMU version (a yaml-to-mux variant each)
+check-matrix: venv qemu assets
+	$(RUN)/avocado-rr qemu fetch $(QEMU_VERSIONS)
+	mkdir -p $(RESULTS_DIR) build
+	$(RUN)/python -m avocado_rr.matrix variants $(QEMU_VERSIONS) \
+	    > $(MATRIX_YAML)
+	$(RUN)/avocado --show=$(AVOCADO_SHOW) run \
+	    --job-results-dir=$(RESULTS_DIR) --disable-sysinfo \
+	    --max-parallel-tasks=$(AVOCADO_PARALLEL) -m $(MATRIX_YAML) \
 	    $(AVOCADO_TAG_ARGS) $(AVOCADO_ARGS) -- $(AVOCADO_TESTS)
 
 bench: venv qemu assets

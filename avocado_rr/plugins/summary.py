@@ -12,7 +12,10 @@ Written at the end of ``avocado run`` (``[replay] summary = False`` or
 
 * the table, on the console, after the RESULTS line;
 * ``replay-summary.json`` in the job results dir;
-* ``replay-summary.svg`` next to it: record vs replay time per test.
+* ``replay-summary.svg`` next to it: record vs replay time per test;
+* when the job ran more than one QEMU version (``make check-matrix``):
+  a case x version table after the summary, under ``matrix`` in the
+  JSON and as ``replay-matrix.svg`` (see :mod:`avocado_rr.matrix`).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from xml.sax.saxutils import escape
 from avocado.core.output import LOG_UI
 from avocado.core.plugin_interfaces import Result
 
+from avocado_rr import matrix
 from avocado_rr.plugins.init import SUMMARY_NAMESPACE
 
 JSON_NAME = "replay-summary.json"
 SVG_NAME = "replay-summary.svg"
+MATRIX_SVG_NAME = "replay-matrix.svg"
 
 #: the whiteboard/verdict keys a row takes over, as row keys
 VERDICT_KEYS = {
@@ -37,6 +42,7 @@ VERDICT_KEYS = {
     "record_time": "record_time", "replay_time": "replay_time",
     "overhead": "overhead", "recorded_icount": "icount",
     "log_events": "events", "log_size": "log_size",
+    "qemu_version": "qemu_version",
 }
 
 
@@ -191,7 +197,11 @@ def svg_chart(rows: list[Mapping], title: str = "record vs replay time") \
 def summary(job_id: str | None, states: Iterable[Mapping]) -> dict:
     """The JSON document of the summary."""
     rows = [test_row(state) for state in states]
-    return {"job_id": job_id, "tests": rows}
+    doc = {"job_id": job_id, "tests": rows}
+    versions = matrix.build(rows)
+    if versions:
+        doc["matrix"] = versions
+    return doc
 
 
 class ReplaySummary(Result):
@@ -215,5 +225,13 @@ class ReplaySummary(Result):
         LOG_UI.info("REPLAY SUMMARY:")
         for line in table_lines(doc["tests"]):
             LOG_UI.info("  %s", line)
+        if "matrix" in doc:
+            LOG_UI.info("QEMU VERSION MATRIX:")
+            for line in matrix.table_lines(doc["matrix"]):
+                LOG_UI.info("  %s", line)
+            matrix_path = os.path.join(job.logdir, MATRIX_SVG_NAME)
+            with open(matrix_path, "w", encoding="utf-8") as stream:
+                stream.write(matrix.svg(doc["matrix"]))
+            LOG_UI.info("REPLAY MATRIX SVG: %s", matrix_path)
         LOG_UI.info("REPLAY JSON: %s", json_path)
         LOG_UI.info("REPLAY SVG : %s", svg_path)
