@@ -18,7 +18,8 @@
 enum {
     K_INSN = 0, K_NONE, K_QWORD, K_DWORD, K_CHAR_WRITE, K_ARRAY,
     K_CHAR_READ, K_NET, K_INPUT, K_AUDIO_IN_D, K_AUDIO_IN_Q, K_RANDOM,
-    K_ASYNC_CP, K_ASYNC_KIND, K_END, K_INVALID = 255
+    K_ASYNC_CP, K_ASYNC_KIND, K_END, K_AUDIO_IN_N, K_INPUT_LINUX,
+    K_INVALID = 255
 };
 
 /* render styles: S_PY means "let Python render this event" */
@@ -48,13 +49,18 @@ static inline uint64_t be64(const uint8_t *p)
     return ((uint64_t)be32(p) << 32) | be32(p + 4);
 }
 
-static Py_ssize_t input_size(const uint8_t *p, Py_ssize_t avail)
+/* linux_keys: key events hold a Linux key code (0xe0200e on) */
+static Py_ssize_t input_size(const uint8_t *p, Py_ssize_t avail,
+                             int linux_keys)
 {
     if (avail < 4) {
         return SHORT;
     }
     switch (be32(p)) {
     case 0:                     /* key */
+        if (linux_keys) {
+            return 4 + 5;       /* dword key code + byte down */
+        }
         if (avail < 8) {
             return SHORT;
         }
@@ -129,7 +135,8 @@ static Py_ssize_t payload_size(int k, const uint8_t *p, Py_ssize_t avail,
         size = 8 + (k == K_NET) + (Py_ssize_t)n;
         break;
     case K_INPUT:
-        size = input_size(p, avail);
+    case K_INPUT_LINUX:
+        size = input_size(p, avail, k == K_INPUT_LINUX);
         if (size < 0) {
             return size;
         }
@@ -144,6 +151,16 @@ static Py_ssize_t payload_size(int k, const uint8_t *p, Py_ssize_t avail,
             return INVALID;
         }
         size = (k == K_AUDIO_IN_Q ? 16 : 8) + 16 * (Py_ssize_t)n;
+        break;
+    case K_AUDIO_IN_N:          /* qword nsamples, no wpos */
+        if (avail < 8) {
+            return SHORT;
+        }
+        n = be64(p);
+        if (n > MAX_AUDIO_SAMPLES) {
+            return INVALID;
+        }
+        size = 8 + 16 * (Py_ssize_t)n;
         break;
     case K_ASYNC_CP:
     case K_ASYNC_KIND: {

@@ -4,8 +4,9 @@ Each table maps the event byte to an :class:`EventType` which says how
 the payload is laid out (:data:`kind`, a small integer shared with the C
 scanner) and what the event means (``group`` and ``arg``).
 
-Sources: QEMU's replay/replay-internal.h, replay-events.c, replay-char.c,
-replay-net.c, replay-audio.c, replay-random.c, replay-input.c and
+Sources: QEMU's replay/replay-internal.h, replay.c, replay-events.c,
+replay-char.c, replay-net.c, replay-audio.c, replay-random.c,
+replay-input.c, include/system/replay.h (include/sysemu/ before 10.0) and
 qapi/run-state.json.  Checked against the sources:
 
 * 0xe02008 is the bump of "replay: add BH oneshot event for block layer"
@@ -15,6 +16,49 @@ qapi/run-state.json.  Checked against the sources:
   replay-dump.py reads the two bytes the other way round);
 * 0xe0200b drops the checkpoint byte, 0xe0200c folds the kind into the
   event byte.
+
+What changed after 7.2's 0xe0200c.  No event id moved: ReplayEvents,
+ReplayAsyncEventKind, ReplayClockKind and ReplayCheckpoint are those of
+7.2 in every source read below, and ShutdownCause still has 7.2's 11
+causes (10.0.2, 10.2.2 and master of 2026-02-15 read; 11.1.3 measured:
+its logs put host-qmp-quit at 12, host-signal at 14, CHAR_WRITE at 22 and
+END at 39, as 7.2's do), so 0xe0200d and 0xe0200e use the 0xe0200c/7.2+
+id table with two payloads changed:
+
+* 0xe0200c is still what 10.0 and 10.2 write.  Read in Debian's
+  qemu_10.0.2+ds.orig.tar.xz and qemu_10.2.2+ds.orig.tar.xz (replay.c:
+  REPLAY_VERSION 0xe0200c; run-state.json: the 11 causes of 7.2, up to
+  snapshot-load) and in upstream master of 2026-02-15 (75fdca413d in the
+  pbo-linaro/qemu-ci mirror): same enums, same payloads.  Verified on a
+  real 10.0.2 log (tests/unit/fixtures/replaylog/bios-disk-net-10.0.*,
+  serial, blkreplay, filter-replay and every input kind): the 7.2+ ids,
+  END 39, key events as KeyValueKind qcode, QEMU 10.0.2's own
+  replay-dump.py agreeing up to the first input event it cannot decode.
+  Since 8.1 (2bfb10dff2, "ui: add the infrastructure to support MT
+  events") INPUT has the ``mtt`` kind, without a version bump.
+* 0xe0200d: AUDIO_IN no longer saves the ring position: ``qword
+  nsamples`` then nsamples x (qword left, qword right), the ``wpos``
+  qword is gone (:data:`K_AUDIO_IN_N`).  Read in commit b39263acfd
+  "replay: remove dependency on audio/" (M.-A. Lureau, 2026-01-23; in the
+  qemu-ci mirror on the branch of its series, not yet on master of
+  2026-02-15; first posted as RFC 16/24 of "audio: add GStreamer backend",
+  2025-12-01).  That it was merged as read is inferred: the 0xe0200e
+  patch below applies to the replay.c blob this commit produces
+  (2e5c6fa82e); its first release is probably 11.0 (inferred; no 11.0
+  build was at hand).  No real log has an AUDIO_IN event (the fixture
+  boots have no sound device): the layout is from the source only.
+* 0xe0200e: INPUT key events carry a Linux key code: ``dword kind (0),
+  dword linux_key, byte down``; the KeyValueKind dword (number / qcode)
+  is gone.  btn, rel, abs and mtt are unchanged (:data:`K_INPUT_LINUX`).
+  Read in "[PATCH RFC 15/28] replay: Use Linux key codes" (A. Odaki,
+  2026-05-09, on qemu-devel; replay-input.c and REPLAY_VERSION 0xe0200d ->
+  0xe0200e).  Debian's 11.1 source package could not be downloaded here,
+  so the merged form was checked on real logs instead: QEMU 11.1.3
+  (Debian 1:11.1.3+ds-2~bpo13+1) writes 0xe0200e, and its log of a BIOS
+  boot with serial, blkreplay, filter-replay and QMP input-send-event
+  key/btn/rel/abs/mtt events (bios-disk-net-11.1.*) decodes with this
+  table: the 7.2+ ids, END 39, a key 'a' recorded as Linux code 30 in 9
+  bytes, every other input kind as in 0xe0200c.
 
 Inferred, not verified: the number of shutdown causes of 0xe02007 logs
 (8 up to 3.1, 10 in 4.0/4.1): both variants exist and the variant is
@@ -42,6 +86,8 @@ K_RANDOM = 11       # dword ret, array
 K_ASYNC_CP = 12     # byte checkpoint, byte kind, kind payload (< 0xe0200b)
 K_ASYNC_KIND = 13   # byte kind, kind payload (0xe0200b)
 K_END = 14          # nothing, last event
+K_AUDIO_IN_N = 15   # qword nsamples, nsamples x (qword, qword) (0xe0200d)
+K_INPUT_LINUX = 16  # InputEvent, key = Linux key code (0xe0200e), 9-36 b.
 K_INVALID = 255     # not an event of this format
 
 SHUTDOWN_CAUSES_8 = ("none", "host-error", "host-qmp", "host-signal",
@@ -76,9 +122,36 @@ CHECKPOINTS = ("CLOCK_WARP_START", "CLOCK_WARP_ACCOUNT", "RESET_REQUESTED",
                "SUSPEND_REQUESTED", "CLOCK_VIRTUAL", "CLOCK_HOST",
                "CLOCK_VIRTUAL_RT", "INIT", "RESET")
 
-SUPPORTED_VERSIONS = tuple(range(0xe02006, 0xe0200c + 1))
+#: the QEMU releases that write each version (see the module docstring
+#: for what is verified and what is inferred)
+RELEASES = {
+    0xe02006: "2.9-2.10", 0xe02007: "2.11-4.1", 0xe02008: "4.2",
+    0xe02009: "5.0", 0xe0200a: "5.1-7.0", 0xe0200b: "7.1 development",
+    0xe0200c: "7.1-10.2", 0xe0200d: "11.0", 0xe0200e: "11.1",
+}
+SUPPORTED_VERSIONS = tuple(sorted(RELEASES))
+OLDEST_VERSION = SUPPORTED_VERSIONS[0]
+NEWEST_VERSION = SUPPORTED_VERSIONS[-1]
 #: the format QEMU on this machine (7.2) writes; used for version-0 logs
 DEFAULT_VERSION = 0xe0200c
+
+
+def describe_version(version: int) -> str:
+    """``0xe0200e (QEMU 11.1)``, or just the number if unknown."""
+    release = RELEASES.get(version)
+    return f"{version:#x} (QEMU {release})" if release else f"{version:#x}"
+
+
+def unknown_version_message(version: int) -> str:
+    """Why a log of *version* cannot be read: names the newest version
+    this reader knows."""
+    newest = describe_version(NEWEST_VERSION)
+    if version > NEWEST_VERSION:
+        return (f"unknown REPLAY_VERSION {version:#x}: newest known "
+                f"{newest}; the log comes from a QEMU newer than this "
+                f"reader knows")
+    return (f"unknown REPLAY_VERSION {version:#x}: known "
+            f"{describe_version(OLDEST_VERSION)} to newest known {newest}")
 
 
 @dataclass(frozen=True)
@@ -128,8 +201,17 @@ class LogFormat:
 
 def _build(version: int, variant: str, causes: tuple[str, ...] | None,
            async_mode: str, async_kinds: tuple[str, ...], audio_qword: bool,
-           random: bool) -> LogFormat:
-    """Lay out the ReplayEvents enum the way replay-internal.h does."""
+           random: bool, audio_in_nsamples: bool = False,
+           linux_keys: bool = False) -> LogFormat:
+    """Lay out the ReplayEvents enum the way replay-internal.h does.
+
+    :param audio_in_nsamples: AUDIO_IN without the ring position
+                              (0xe0200d on)
+    :param linux_keys: INPUT key events as Linux key codes (0xe0200e on)
+    """
+    layout = dict(_ASYNC_LAYOUT)
+    if linux_keys:
+        layout["INPUT"] = K_INPUT_LINUX
     events: list[EventType] = []
 
     def add(name, group, kind, arg=None):
@@ -140,7 +222,7 @@ def _build(version: int, variant: str, causes: tuple[str, ...] | None,
     add("EVENT_EXCEPTION", "exception", K_NONE)
     if async_mode == "fold":
         for kind in async_kinds:
-            add("EVENT_ASYNC_" + kind, "async", _ASYNC_LAYOUT[kind], kind)
+            add("EVENT_ASYNC_" + kind, "async", layout[kind], kind)
     else:
         add("EVENT_ASYNC", "async",
             K_ASYNC_CP if async_mode == "checkpoint" else K_ASYNC_KIND)
@@ -154,8 +236,11 @@ def _build(version: int, variant: str, causes: tuple[str, ...] | None,
     add("EVENT_CHAR_READ_ALL", "char_read_all", K_ARRAY)
     add("EVENT_CHAR_READ_ALL_ERROR", "char_read_all_error", K_DWORD)
     add("EVENT_AUDIO_OUT", "audio_out", K_QWORD if audio_qword else K_DWORD)
-    add("EVENT_AUDIO_IN", "audio_in",
-        K_AUDIO_IN_Q if audio_qword else K_AUDIO_IN_D)
+    if audio_in_nsamples:
+        add("EVENT_AUDIO_IN", "audio_in", K_AUDIO_IN_N)
+    else:
+        add("EVENT_AUDIO_IN", "audio_in",
+            K_AUDIO_IN_Q if audio_qword else K_AUDIO_IN_D)
     if random:
         add("EVENT_RANDOM", "random", K_RANDOM)
     for clock in CLOCKS:
@@ -187,12 +272,19 @@ FORMATS: dict[int, tuple[LogFormat, ...]] = {
                       ASYNC_KINDS, True, True),
                _build(0xe0200c, "7.1", SHUTDOWN_CAUSES_10, "fold",
                       ASYNC_KINDS, True, True)),
+    0xe0200d: (_build(0xe0200d, "11.0", SHUTDOWN_CAUSES_11, "fold",
+                      ASYNC_KINDS, True, True, audio_in_nsamples=True),),
+    0xe0200e: (_build(0xe0200e, "11.1", SHUTDOWN_CAUSES_11, "fold",
+                      ASYNC_KINDS, True, True, audio_in_nsamples=True,
+                      linux_keys=True),),
 }
+assert tuple(sorted(FORMATS)) == SUPPORTED_VERSIONS
 
 #: names accepted by ``--id-table`` (the variant labels, plus aliases)
 ID_TABLES = {f.variant: f for fs in FORMATS.values() for f in fs}
-ID_TABLES.update({"7.2": FORMATS[0xe0200c][0], "8": FORMATS[0xe0200c][0],
-                  "9": FORMATS[0xe0200c][0], "10": FORMATS[0xe0200c][0]})
+ID_TABLES.update({alias: FORMATS[0xe0200c][0]
+                  for alias in ("7.2", "8", "9", "10", "10.0", "10.1",
+                                "10.2")})
 
 
 def choose_format(version: int, last_byte: int | None,

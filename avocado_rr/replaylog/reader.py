@@ -123,12 +123,11 @@ def read_header(f: BinaryIO, id_table: str | F.LogFormat | None = None,
         else:
             assumed = assume_version or F.DEFAULT_VERSION
         if assumed not in F.FORMATS:
-            raise UnknownVersion(f"cannot decode as version {assumed:#x}", 0)
+            raise UnknownVersion(f"cannot decode as version {assumed:#x}: "
+                                 f"{F.unknown_version_message(assumed)}", 0)
         return LogHeader(0, F.choose_format(assumed, last, id_table), size)
     if version not in F.FORMATS:
-        raise UnknownVersion(
-            f"unknown REPLAY_VERSION {version:#x} (known: "
-            f"{min(F.FORMATS):#x}..{max(F.FORMATS):#x})", 0)
+        raise UnknownVersion(F.unknown_version_message(version), 0)
     try:
         fmt = F.choose_format(version, last, id_table)
     except KeyError as exc:
@@ -154,13 +153,18 @@ def _array(buf: bytes, p: int, n_buf: int, what: str,
     return buf[p:p + size], p + size
 
 
-def _input(buf: bytes, p: int, n: int, base: int) -> tuple[dict, int]:
+def _input(buf: bytes, p: int, n: int, base: int,
+           linux_keys: bool = False) -> tuple[dict, int]:
     _need(n, p, 4)
     kind = _U32.unpack_from(buf, p)[0]
     p += 4
     if kind >= len(_INPUT_KINDS):
         raise BadPayload(f"unknown input event kind {kind}", base + p - 4)
     name = _INPUT_KINDS[kind]
+    if name == "key" and linux_keys:        # 0xe0200e on
+        _need(n, p, 5)
+        return {"input": "key", "linux_key": _U32.unpack_from(buf, p)[0],
+                "down": bool(buf[p + 4])}, p + 5
     if name == "key":
         _need(n, p, 4)
         kvk = _U32.unpack_from(buf, p)[0]
@@ -206,7 +210,7 @@ def _async_payload(layout: int, buf: bytes, p: int, n: int,
         data, q = _array(buf, p + 5, n, "net packet", base)
         return {"filter": buf[p], "flags": flags, "size": len(data),
                 "data": data}, q
-    return _input(buf, p, n, base)
+    return _input(buf, p, n, base, layout == F.K_INPUT_LINUX)
 
 
 def _payload(ev: F.EventType, fmt: F.LogFormat, buf: bytes, p: int,
@@ -251,6 +255,17 @@ def _payload(ev: F.EventType, fmt: F.LogFormat, buf: bytes, p: int,
         ret = _I32.unpack_from(buf, p)[0]
         data, q = _array(buf, p + 4, n, "random", base)
         return {"ret": ret, "size": len(data), "data": data}, q
+    if k == F.K_AUDIO_IN_N:                 # 0xe0200d on: no wpos
+        _need(n, p, 8)
+        recorded = _U64.unpack_from(buf, p)[0]
+        if recorded > MAX_AUDIO_SAMPLES:
+            raise BadPayload(f"impossible audio-in sample count {recorded}",
+                             base + p)
+        q = p + 8
+        _need(n, q, 16 * recorded)
+        samples = [struct.unpack_from(">qq", buf, q + 16 * i)
+                   for i in range(recorded)]
+        return {"recorded": recorded, "samples": samples}, q + 16 * recorded
     if k == F.K_AUDIO_IN_Q or k == F.K_AUDIO_IN_D:
         if k == F.K_AUDIO_IN_Q:
             _need(n, p, 16)

@@ -20,8 +20,9 @@ _U64_MASK = (1 << 64) - 1
 def _input_text(f: dict) -> str:
     kind = f["input"]
     if kind == "key":
-        key = (f"qcode:{f['qcode']}" if "qcode" in f
-               else f"number:{f['number']}")
+        key = (f"qcode:{f['qcode']}" if "qcode" in f else
+               f"linux:{f['linux_key']}" if "linux_key" in f else
+               f"number:{f['number']}")
         return f"key {key} down:{int(f['down'])}"
     if kind == "btn":
         return f"btn button:{f['button']} down:{int(f['down'])}"
@@ -72,6 +73,8 @@ def payload_text(ev: Event) -> str:
     if g == "audio_out":
         return str(f["played"])
     if g == "audio_in":
+        if "wpos" not in f:         # 0xe0200d on
+            return f"recorded:{f['recorded']}"
         return f"recorded:{f['recorded']} wpos:{f['wpos']}"
     if g == "random":
         failed = " (getrandom failed)" if f["ret"] else ""

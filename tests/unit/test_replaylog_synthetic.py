@@ -3,8 +3,10 @@
 QEMU 7.2 on this machine can only write 0xe0200c/7.2+ logs, and never
 writes a corrupt one on purpose; the logs below are built byte by byte
 to cover the older formats (event ids written out from QEMU's
-replay-internal.h enum of each release, not from formats.py) and each
-error class.  They are not QEMU recordings.
+replay-internal.h enum of each release, not from formats.py), the
+payloads of 0xe0200d/0xe0200e that the real 10.0/11.1 fixtures lack
+(AUDIO_IN: no fixture boot has a sound device) and each error class.
+They are not QEMU recordings.
 """
 
 import struct
@@ -179,6 +181,8 @@ ERROR_CASES = {
     "empty": (b"", R.EmptyLog, 0, None),
     "unknown-version": (u32(0xe02005) + u64(0) + u8(39), R.UnknownVersion,
                         0, None),
+    "newer-version": (u32(0xe0200f) + u64(0) + u8(39), R.UnknownVersion,
+                      0, None),
     "unknown-event": (log72(u8(0) + u32(5), u8(1), u8(45), u8(39)),
                       R.UnknownEvent, 12 + 5 + 1, 3),
     "bad-length": (log72(u8(0) + u32(5), u8(23) + u32(0xFFFFFFF0),
@@ -259,3 +263,73 @@ def test_72_kinds_absent_from_the_real_fixture(tmp_path):
     s = R.summarize(log)
     assert s.shutdown_cause == "snapshot-load" and s.icount == 0
     assert s.clean_end and s.events == 13
+
+
+def log_v(version, *events):
+    return u32(version) + u64(0) + b"".join(events)
+
+
+def test_unknown_version_messages(tmp_path):
+    log = tmp_path / "v.rr"
+    for version, text in (
+            (0xe0200f, "unknown REPLAY_VERSION 0xe0200f: newest known "
+                       "0xe0200e (QEMU 11.1); the log comes from a QEMU "
+                       "newer than this reader knows"),
+            (0xe02005, "unknown REPLAY_VERSION 0xe02005: known 0xe02006 "
+                       "(QEMU 2.9-2.10) to newest known 0xe0200e "
+                       "(QEMU 11.1)")):
+        log.write_bytes(log_v(version, u8(39)))
+        with pytest.raises(R.UnknownVersion) as info:
+            R.summarize(log)
+        assert info.value.reason == text
+
+
+# 0xe0200d/0xe0200e keep 7.2's ids: INPUT 5, AUDIO_IN 26, END 39
+AUDIO_IN_NSAMPLES = u8(26) + u64(2) + u64(1) + u64(-1) + u64(2) + u64(-2)
+
+
+@pytest.mark.parametrize("version", [0xe0200d, 0xe0200e])
+def test_audio_in_without_wpos(version, tmp_path):
+    """0xe0200d on (b39263acfd): qword nsamples, then the samples."""
+    log = tmp_path / "audio.rr"
+    log.write_bytes(log_v(version, u8(0) + u32(7), AUDIO_IN_NSAMPLES,
+                          u8(26) + u64(0), u8(14), u8(39)))
+    evs = list(R.iter_events(log))
+    assert evs[1].fields == {"recorded": 2, "samples": [(1, -1), (2, -2)]}
+    assert evs[1].size == 1 + 8 + 32
+    assert evs[2].fields == {"recorded": 0, "samples": []}
+    from avocado_rr.replaylog.render import text_line
+    assert text_line(evs[1]) == "2:EVENT_AUDIO_IN(26) recorded:2"
+    s = R.summarize(log)
+    assert s.clean_end and s.events == 5 and s.icount == 7
+    # the same bytes under 0xe0200c (wpos qword) cannot end cleanly
+    log.write_bytes(log_v(0xe0200c, u8(0) + u32(7), AUDIO_IN_NSAMPLES,
+                          u8(26) + u64(0), u8(14), u8(39)))
+    with pytest.raises(R.ReplayLogError):
+        R.summarize(log)
+
+
+def test_0xe0200d_keys_are_still_key_values(tmp_path):
+    log = tmp_path / "d.rr"
+    log.write_bytes(log_v(0xe0200d, u8(5) + u32(0) + u32(1) + u32(36) +
+                          u8(1), u8(39)))
+    ev = next(R.iter_events(log))
+    assert ev.fields == {"input": "key", "qcode": 36, "down": True,
+                         "kind": "INPUT"}
+
+
+def test_0xe0200e_linux_keys(tmp_path):
+    """0xe0200e: dword kind 0, dword Linux key code, byte down."""
+    log = tmp_path / "e.rr"
+    log.write_bytes(log_v(0xe0200e,
+                          u8(5) + u32(0) + u32(30) + u8(1),
+                          u8(5) + u32(0) + u32(0x2ff) + u8(0),
+                          u8(5) + u32(1) + u32(2) + u8(1),      # btn
+                          u8(6), u8(39)))
+    evs = list(R.iter_events(log))
+    assert [e.fields for e in evs[:3]] == [
+        {"input": "key", "linux_key": 30, "down": True, "kind": "INPUT"},
+        {"input": "key", "linux_key": 0x2ff, "down": False, "kind": "INPUT"},
+        {"input": "btn", "button": 2, "down": True, "kind": "INPUT"}]
+    assert [e.size for e in evs[:3]] == [10, 10, 10]
+    assert R.summarize(log).clean_end
