@@ -275,3 +275,195 @@ def test_quit_tail_is_located(logs):
     after = [e for e in events if e.index > quit_.index]
     assert sum(e.fields["count"] for e in after
                if e.name == "EVENT_INSTRUCTION") == s.icount - quit_.icount
+
+
+# -- logs of newer QEMU ------------------------------------------------------
+# bios-disk-net-10.0 / -11.1: the same BIOS boot recorded by Debian's QEMU
+# 10.0.2 (writes 0xe0200c) and 11.1.3 (writes 0xe0200e), plus QMP
+# input-send-event key/btn/rel/abs/mtt events (make-fixtures.py --tag
+# TAG --input; the exact commands are in its docstring and the sidecars).
+
+def _sidecar(tag):
+    with open(os.path.join(FIXTURES, f"bios-disk-net-{tag}.json"),
+              encoding="utf-8") as f:
+        return json.load(f)
+
+
+NEWER = {
+    "10.0": dict(version=0xe0200c, format="0xe0200c/7.2+",
+                 qemu="QEMU emulator version 10.0.2 ",
+                 counts={
+                     "EVENT_INSTRUCTION": 5322, "EVENT_INTERRUPT": 598,
+                     "EVENT_EXCEPTION": 3894, "EVENT_ASYNC_INPUT": 7,
+                     "EVENT_ASYNC_INPUT_SYNC": 7,
+                     "EVENT_ASYNC_CHAR_READ": 15, "EVENT_ASYNC_BLOCK": 1,
+                     "EVENT_ASYNC_NET": 4,
+                     "EVENT_SHUTDOWN_HOST_QMP_QUIT": 1,
+                     "EVENT_SHUTDOWN_HOST_SIGNAL": 1,
+                     "EVENT_CHAR_WRITE": 32,
+                     "EVENT_CLOCK_VIRTUAL_RT": 1508,
+                     "EVENT_CP_CLOCK_WARP_START": 498,
+                     "EVENT_CP_CLOCK_WARP_ACCOUNT": 2088,
+                     "EVENT_CP_CLOCK_VIRTUAL": 1081,
+                     "EVENT_CP_CLOCK_VIRTUAL_RT": 505, "EVENT_CP_INIT": 1,
+                     "EVENT_CP_RESET": 1, "EVENT_END": 1},
+                 # 0xe0200c: KeyValueKind qcode (1), QKeyCode 'a' = 36
+                 key={"input": "key", "qcode": 36}),
+    "11.1": dict(version=0xe0200e, format="0xe0200e/11.1",
+                 qemu="QEMU emulator version 11.1.3 ",
+                 counts={
+                     "EVENT_INSTRUCTION": 5321, "EVENT_INTERRUPT": 597,
+                     "EVENT_EXCEPTION": 3892, "EVENT_ASYNC_INPUT": 7,
+                     "EVENT_ASYNC_INPUT_SYNC": 7,
+                     "EVENT_ASYNC_CHAR_READ": 15, "EVENT_ASYNC_BLOCK": 1,
+                     "EVENT_ASYNC_NET": 4,
+                     "EVENT_SHUTDOWN_HOST_QMP_QUIT": 1,
+                     "EVENT_SHUTDOWN_HOST_SIGNAL": 1,
+                     "EVENT_CHAR_WRITE": 32,
+                     "EVENT_CLOCK_VIRTUAL_RT": 1524,
+                     "EVENT_CP_CLOCK_WARP_START": 503,
+                     "EVENT_CP_CLOCK_WARP_ACCOUNT": 2298,
+                     "EVENT_CP_CLOCK_VIRTUAL": 924,
+                     "EVENT_CP_CLOCK_VIRTUAL_RT": 510, "EVENT_CP_INIT": 1,
+                     "EVENT_CP_RESET": 1, "EVENT_END": 1},
+                 # 0xe0200e: Linux key code, KEY_A = 30, no KeyValueKind
+                 key={"input": "key", "linux_key": 30}),
+}
+
+
+@pytest.fixture(scope="module")
+def newer_logs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rr-newer")
+    return {tag: _unxz(f"bios-disk-net-{tag}.rr.xz", d) for tag in NEWER}
+
+
+@pytest.mark.parametrize("tag", sorted(NEWER))
+def test_newer_qemu_summary(tag, newer_logs):
+    want, sidecar = NEWER[tag], _sidecar(tag)
+    assert sidecar["qemu_version"].startswith(want["qemu"])
+    s = R.summarize(newer_logs[tag])
+    assert s.version == s.header_version == want["version"]
+    assert s.format == want["format"]
+    assert s.icount == sidecar["query_replay_icount"]
+    assert s.clean_end is True
+    assert s.shutdown_cause == "host-qmp-quit"
+    assert s.shutdown_causes == ["host-qmp-quit", "host-signal"]
+    assert s.shutdown_icount == s.icount
+    assert s.counts == want["counts"]
+    assert s.events == sum(want["counts"].values())
+    assert s.bytes_decoded == s.file_size == sidecar["log_size"]
+    assert s.char_write_bytes == len(sidecar["console"])
+    # neither 10.0 nor 11.1 read the host clock in this boot (7.2 did)
+    assert s.host_clock_first is None
+    assert s.virtual_clock_span_ns > 10 ** 9
+
+
+@pytest.mark.parametrize("tag", sorted(NEWER))
+def test_newer_qemu_every_event_kind(tag, newer_logs):
+    want, sidecar = NEWER[tag], _sidecar(tag)
+    events = list(R.iter_events(newer_logs[tag]))
+    by_name = {}
+    for ev in events:
+        by_name.setdefault(ev.name, []).append(ev)
+    assert [e.index for e in events] == list(range(1, len(events) + 1))
+    for a, b in zip(events, events[1:]):
+        assert b.offset == a.offset + a.size
+    # the ids of 7.2's table: SHUTDOWN+cause 10..21, CHAR_WRITE 22, END 39
+    ids = {e.name: e.id for e in events}
+    assert ids["EVENT_SHUTDOWN_HOST_QMP_QUIT"] == 12
+    assert ids["EVENT_SHUTDOWN_HOST_SIGNAL"] == 14
+    assert ids["EVENT_CHAR_WRITE"] == 22 and ids["EVENT_END"] == 39
+    assert ids["EVENT_CP_INIT"] == 37 and ids["EVENT_ASYNC_NET"] == 9
+    assert [e.name for e in events[:2]] == ["EVENT_CP_INIT", "EVENT_CP_RESET"]
+    assert [e.name for e in events[-2:]] == ["EVENT_SHUTDOWN_HOST_SIGNAL",
+                                             "EVENT_END"]
+    # serial out and in, blkreplay, filter-replay (iPXE's DHCP)
+    assert all(w.fields == {"res": 1, "offset": 1}
+               for w in by_name["EVENT_CHAR_WRITE"])
+    assert b"".join(r.fields["data"]
+                    for r in by_name["EVENT_ASYNC_CHAR_READ"]) == \
+        sidecar["sent_to_console"].encode()
+    assert [b.fields["id"] for b in by_name["EVENT_ASYNC_BLOCK"]] == [0]
+    nets = by_name["EVENT_ASYNC_NET"]
+    assert all(n.fields["size"] == len(n.fields["data"]) > 0 and
+               n.fields["filter"] == 0 for n in nets)
+    dhcp = [n for n in nets if n.fields["data"][12:14] == b"\x08\x00" and
+            n.fields["data"][34:38] == b"\x00\x43\x00\x44"]
+    assert dhcp
+    # the QMP input events, in the order sent, each followed by a sync
+    inputs = by_name["EVENT_ASYNC_INPUT"]
+    assert [e.fields["input"] for e in inputs] == [
+        ev["type"] for ev in sidecar["input_events"]]
+    key = dict(want["key"], kind="INPUT")
+    assert inputs[0].fields == dict(key, down=True)
+    assert inputs[1].fields == dict(key, down=False)
+    assert inputs[2].fields == {"input": "btn", "button": 0, "down": True,
+                                "kind": "INPUT"}        # left
+    assert inputs[3].fields["down"] is False
+    assert inputs[4].fields == {"input": "rel", "axis": 0, "value": 5,
+                                "kind": "INPUT"}        # x
+    assert inputs[5].fields == {"input": "abs", "axis": 1, "value": 1000,
+                                "kind": "INPUT"}        # y
+    assert inputs[6].fields == {"input": "mtt", "type": 0, "slot": 0,
+                                "tracking_id": 1, "axis": 0, "value": 2000,
+                                "kind": "INPUT"}        # begin, x
+    # key: event byte + kind + (KeyValueKind +) key + down
+    assert inputs[0].size == (10 if "linux_key" in key else 14)
+    for ev in inputs:
+        assert events[ev.index].name == "EVENT_ASYNC_INPUT_SYNC"
+
+
+def test_newer_qemu_text_lines(newer_logs):
+    from avocado_rr.replaylog.render import text_line
+    keys = {tag: next(e for e in R.iter_events(log)
+                      if e.name == "EVENT_ASYNC_INPUT")
+            for tag, log in newer_logs.items()}
+    assert text_line(keys["11.1"]).endswith(
+        ":EVENT_ASYNC_INPUT(5) key linux:30 down:1")
+    assert text_line(keys["10.0"]).endswith(
+        ":EVENT_ASYNC_INPUT(5) key qcode:36 down:1")
+
+
+def test_qemu10_agrees_with_its_replay_dump(newer_logs):
+    """QEMU 10.0.2's own scripts/replay-dump.py read the log up to its
+    first ASYNC_INPUT, an event it does not decode: same count, icount
+    and offset as this reader's."""
+    dump = _sidecar("10.0")["replay_dump"]
+    assert dump["stopped_at"] == "EVENT_ASYNC_INPUT"
+    events = list(R.iter_events(newer_logs["10.0"]))
+    first = next(e for e in events if e.name == "EVENT_ASYNC_INPUT")
+    assert first.index == dump["events"] + 1
+    assert events[first.index - 2].icount == dump["icount"]
+    assert first.offset + 1 == dump["reached"]
+
+
+def test_cli_summary_json_qemu11(newer_logs, capsys):
+    rc = dumpcli.main(["--summary", "--format", "json", newer_logs["11.1"]])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert out["version"] == 0xe0200e and out["format"] == "0xe0200e/11.1"
+    assert out["events"] == sum(NEWER["11.1"]["counts"].values())
+    assert out["icount"] == _sidecar("11.1")["query_replay_icount"]
+    assert out["clean_end"] is True
+    assert out["counts"]["EVENT_ASYNC_NET"] == 4
+
+
+def test_unknown_newer_version_names_the_newest(newer_logs, tmp_path,
+                                                capsys):
+    """The real 11.1 log with its header version edited to 0xe0200f."""
+    data = bytearray(open(newer_logs["11.1"], "rb").read())
+    assert data[:4] == b"\x00\xe0\x20\x0e"
+    data[3] = 0x0f
+    log = tmp_path / "future.rr"
+    log.write_bytes(bytes(data))
+    with pytest.raises(R.UnknownVersion) as info:
+        R.summarize(log)
+    assert info.value.reason.startswith(
+        "unknown REPLAY_VERSION 0xe0200f: newest known 0xe0200e "
+        "(QEMU 11.1)")
+    assert info.value.offset == 0
+    rc = dumpcli.main([str(log)])
+    cap = capsys.readouterr()
+    assert rc == R.UnknownVersion.exit_code == 12
+    assert cap.out == ""
+    assert "newest known 0xe0200e (QEMU 11.1)" in cap.err

@@ -53,6 +53,13 @@ def real_logs(tmp_path_factory):
             _unxz("aarch64-quit-tail.rr.xz", d)]
 
 
+@pytest.fixture(scope="module")
+def newer_logs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rr-newer")
+    return {tag: _unxz(f"bios-disk-net-{tag}.rr.xz", d)
+            for tag in ("10.0", "11.1")}
+
+
 def _outcome(fn, *args, **kw):
     """Result, or (error class, message, offset, index, partial)."""
     try:
@@ -135,3 +142,35 @@ def test_chunk_boundaries(with_c, real_logs, monkeypatch):
         monkeypatch.setattr("avocado_rr.replaylog.reader.CHUNK", chunk)
         assert R.summarize(full, accel=True) == expected
         assert _text(full, True)[0] == text
+
+
+def test_newer_qemu_logs_agree(with_c, newer_logs):
+    """QEMU 10.0 (0xe0200c) and 11.1 (0xe0200e, Linux key codes) logs."""
+    for tag, log in newer_logs.items():
+        summary, text = _both_agree(log)
+        assert summary.clean_end and summary.counts["EVENT_ASYNC_INPUT"] == 7
+        assert text.count(b"\n") == summary.events
+    _, text = _both_agree(newer_logs["11.1"])
+    assert b":EVENT_ASYNC_INPUT(5) key linux:30 down:1\n" in text
+    full = newer_logs["11.1"]
+    total = R.summarize(full, accel=False).icount
+    for target in (1, total // 3, total):
+        fast = R.find_icount(full, target, accel=True)
+        assert fast == R.find_icount(full, target, accel=False)
+
+
+def test_newer_synthetic_payloads_agree(with_c, tmp_path):
+    """The C scanner sizes 0xe0200d AUDIO_IN and 0xe0200e keys like the
+    Python decoder."""
+    log = tmp_path / "audio2.rr"
+    for version in (0xe0200d, 0xe0200e):
+        synthetic.test_audio_in_without_wpos(version, tmp_path)
+        log.write_bytes(synthetic.log_v(
+            version, synthetic.u8(0) + synthetic.u32(3),
+            synthetic.AUDIO_IN_NSAMPLES, synthetic.u8(14),
+            synthetic.u8(39)))
+        summary, _ = _both_agree(log)
+        assert summary.clean_end and summary.events == 4
+    synthetic.test_0xe0200e_linux_keys(tmp_path)
+    summary, text = _both_agree(tmp_path / "e.rr")
+    assert summary.clean_end and b"key linux:767 down:0" in text
