@@ -511,6 +511,14 @@ class RecordReplay:
             verdict.reason = (f"replay still running at icount "
                               f"{outcome.icount} of {recording.icount} "
                               f"when the time limit was reached")
+        elif (isinstance(log, replaylog.UnknownVersion) and
+              [check.name for check in failed] == ["log icount"]):
+            # the replay agreed on everything avocado-rr could check; the
+            # log's format is what it cannot read: not the replay's fault
+            verdict.verdict = "tool-limitation"
+            verdict.reason = (f"avocado-rr cannot read this replay log "
+                              f"({log.reason}): console and replay icount "
+                              f"matched, the log icount was not checked")
         elif failed:
             verdict.verdict = "diverged"
             verdict.reason = "; ".join(f"{c.name} check failed: {c.detail}"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-#: Every verdict a record/replay pair can end in.
+#: Every verdict a record/replay pair can end in.  ``tool-limitation``:
+#: avocado-rr could not check the pair (a replay log format it does not
+#: know), though nothing it could check failed; neither a pass nor a
+#: divergence.
 VERDICTS = ("pass", "diverged", "stalled", "aborted", "record-failed",
-            "timeout")
+            "timeout", "tool-limitation")
 
 #: QEMU replay error messages (7.2 and later) that mean the replay left
 #: the recorded path.  Later releases add "(insn total T/L left, event E

@@ -1,0 +1,74 @@
+"""How the engine judges a pair whose replay log the reader cannot read.
+
+The log is the real QEMU 11.1 fixture (bios-disk-net-11.1, see
+test_replaylog.py), as is and with its header version byte-edited to an
+unknown 0xe0200f; the pair's other inputs (consoles, the replay's stop
+icount, QEMU's exit) are stand-ins given to ``RecordReplay._judge``, the
+step that turns them into a verdict.
+"""
+
+import types
+
+import pytest
+
+from avocado_rr import engine
+from avocado_rr.verdict import VERDICTS, Verdict
+
+from test_replaylog import _sidecar, _unxz
+
+CONSOLE = b"avocado-rr fixture boot sector\r\n"
+
+
+def _judge(tmp_path, rrfile, replayed=CONSOLE):
+    icount = _sidecar("11.1")["query_replay_icount"]
+    recorded = tmp_path / "rec.console"
+    recorded.write_bytes(CONSOLE)
+    console = tmp_path / "replay.console"
+    console.write_bytes(replayed)
+    recording = engine.Recording(
+        rrfile=str(rrfile), spec=engine.BootSpec("x86_64", "pc", "none"),
+        qemu_path="qemu-system-x86_64", qemu_version="QEMU 11.1.3",
+        icount=icount, console=str(recorded), argv=[], pattern="sector",
+        record_time=1.0, console_bytes=len(CONSOLE), final_icount=icount)
+    log = engine._summarize(str(rrfile))
+    verdict = Verdict("pass", recorded_icount=icount, final_icount=icount)
+    verdict.log_stop_icount = engine.replay_stop_icount(recording, log)
+    machine = types.SimpleNamespace(stderr="", exitcode=None)
+    outcome = engine._ReplayOutcome("stopped", icount)
+    rr = engine.RecordReplay(types.SimpleNamespace(), tmp_path / "out")
+    rr._judge(recording, str(console), machine, outcome, log, verdict)
+    return verdict
+
+
+@pytest.fixture
+def logs(tmp_path):
+    real = _unxz("bios-disk-net-11.1.rr.xz", tmp_path)
+    data = bytearray(open(real, "rb").read())
+    data[3] = 0x0f
+    future = tmp_path / "future.rr"
+    future.write_bytes(bytes(data))
+    return real, future
+
+
+def test_unknown_log_version_is_a_tool_limitation(tmp_path, logs):
+    verdict = _judge(tmp_path, logs[1])
+    assert verdict.verdict == "tool-limitation" in VERDICTS
+    assert not verdict.passed
+    assert "unknown REPLAY_VERSION 0xe0200f: newest known 0xe0200e " \
+        "(QEMU 11.1)" in verdict.reason
+    assert "console and replay icount matched" in verdict.reason
+    checks = {c.name: c.passed for c in verdict.checks}
+    assert checks == {"console": True, "replay icount": True,
+                      "log icount": False}
+
+
+def test_unknown_log_version_does_not_hide_a_divergence(tmp_path, logs):
+    verdict = _judge(tmp_path, logs[1], replayed=b"avocado-rr fixture\r\n")
+    assert verdict.verdict == "diverged"
+    assert "console check failed" in verdict.reason
+
+
+def test_qemu11_log_is_read(tmp_path, logs):
+    verdict = _judge(tmp_path, logs[0])
+    assert verdict.verdict == "pass", verdict.reason
+    assert verdict.log_icount == _sidecar("11.1")["query_replay_icount"]
