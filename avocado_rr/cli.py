@@ -14,7 +14,8 @@ import os
 import sys
 import tempfile
 
-from avocado_rr.engine import BootSpec, RecordFailed, Recording, RecordReplay
+from avocado_rr.engine import (BootSpec, OtherQemu, RecordFailed, Recording,
+                               RecordReplay, check_same_qemu)
 from avocado_rr.machine import MachineError
 from avocado_rr.qemu_binary import QemuNotFound, find_qemu
 from avocado_rr.verdict import Verdict
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "recording saw")
     _add_common_arguments(replay)
     replay.add_argument("--rrfile", required=True, help="replay log to replay")
+    replay.add_argument("--allow-other-qemu", action="store_true",
+                        help="replay with another QEMU build than the one "
+                        "that recorded RRFILE (an experiment: the verdict "
+                        "names both)")
     replay.add_argument("--stall-timeout", type=float, default=5.0,
                         help="seconds without icount progress before the "
                         "replay counts as stalled (5)")
@@ -192,9 +197,18 @@ def main(argv: list[str] | None = None) -> int:
                              args.qemu_bin or (None if named
                                                else recording.qemu_path),
                              args.qemu_build_dir, args.qemu_version)
+            if not args.allow_other_qemu:
+                check_same_qemu(recording, qemu)
             engine = RecordReplay(qemu, os.path.dirname(recording.rrfile))
-            verdict = engine.replay(recording, args.timeout,
-                                    args.stall_timeout, _progress_bar())
+            try:
+                verdict = engine.replay(recording, args.timeout,
+                                        args.stall_timeout, _progress_bar())
+            except MachineError as details:
+                if recording.qemu_version == qemu.version_line:
+                    raise
+                raise MachineError(
+                    f"recorded by {recording.qemu_version}, replayed by "
+                    f"{qemu.version_line}: {details}") from details
             return _emit(args, verdict)
         spec = _spec(args)
         qemu = find_qemu(spec.arch, args.qemu_bin, args.qemu_build_dir,
@@ -210,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                                stall_timeout=args.stall_timeout,
                                rrfile=args.rrfile, progress=_progress_bar())
         return _emit(args, verdict, {"outdir": engine.outdir})
-    except (QemuNotFound, FileNotFoundError, MachineError) as details:
+    except (QemuNotFound, FileNotFoundError, MachineError,
+            OtherQemu) as details:
         print(f"avocado-rr: error: {details}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -186,6 +186,29 @@ class RecordFailed(Exception):
         self.verdict = verdict
 
 
+class OtherQemu(Exception):
+    """A replay asked of another QEMU than the one that recorded the log."""
+
+
+def check_same_qemu(recording: "Recording", qemu: QemuBinary) -> None:
+    """Refuse to replay ``recording`` with another QEMU build than its own.
+
+    A replay log is only meaningful to the QEMU build that wrote it: 10.0
+    stalls at icount 0 on a 7.2 log, 11.1 refuses its version. The
+    sidecar holds the recording's ``--version`` line.
+
+    :raises OtherQemu: naming both versions and how to try it anyway.
+    """
+    if recording.qemu_version and recording.qemu_version != \
+            qemu.version_line:
+        raise OtherQemu(
+            f"{recording.rrfile} was recorded by {recording.qemu_version!r}"
+            f" ({recording.qemu_path}); this replay would run "
+            f"{qemu.version_line!r} ({qemu.path}): a replay log replays "
+            f"only on the QEMU build that recorded it (pass "
+            f"--allow-other-qemu to try anyway)")
+
+
 def _write_cmdline(path: str, argv: list[str]) -> None:
     with open(path, "w", encoding="utf-8") as out:
         out.write(shlex.join(argv) + "\n")
@@ -390,6 +413,11 @@ class RecordReplay:
         self._judge(recording, console, machine, outcome, log, verdict)
         if not verdict.passed:
             self._diagnose(verdict, recording, argv, trace_file)
+        if not verdict.passed and recording.qemu_version and \
+                recording.qemu_version != self.qemu.version_line:
+            verdict.reason = (f"recorded by {recording.qemu_version}, "
+                              f"replayed by {self.qemu.version_line}: "
+                              f"{verdict.reason}")
         self._save_verdict(verdict, recording, console)
         return verdict
 
