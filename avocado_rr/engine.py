@@ -229,12 +229,19 @@ class RecordReplay:
         self.outdir = os.path.abspath(outdir)
         self.log = log or LOG
         self.active: QemuMachine | None = None
+        #: set by :meth:`interrupt`: why the pair was ended from outside
+        self.interrupted: str | None = None
+        #: "record" or "replay" while one runs, and where it is
+        self._phase: str | None = None
+        self._where: dict = {}
         os.makedirs(self.outdir, exist_ok=True)
 
     def path(self, name: str) -> str:
         return os.path.join(self.outdir, name)
 
     def _launch(self, argv: list[str], name: str) -> QemuMachine:
+        if self.interrupted:
+            raise MachineError(f"{name} not started: {self.interrupted}")
         _write_cmdline(self.path(f"{name}-cmdline.txt"), argv)
         machine = QemuMachine(argv, self.outdir, name)
         self.active = machine
@@ -265,6 +272,8 @@ class RecordReplay:
         argv = qemu_argv(self.qemu, spec, "record", rrfile, console,
                          trace_file=rrfile + ".trace")
         pattern_text = getattr(pattern, "pattern", pattern)
+        self._phase = "record"
+        self._where = {"rrfile": rrfile, "pattern": pattern_text}
         start = time.monotonic()
         machine = self._launch(argv, "record")
         try:
@@ -352,6 +361,7 @@ class RecordReplay:
                 from details
         self.log.info("record: icount %d in %.2fs, log %d bytes", icount,
                       elapsed, os.path.getsize(rrfile))
+        self._phase = None
         return recording
 
     def _record_failure(self, match, machine: QemuMachine, pattern: str,
@@ -392,6 +402,10 @@ class RecordReplay:
         log = _summarize(recording.rrfile)
         stop_at = replay_stop_icount(recording, log)
         verdict.log_stop_icount = stop_at
+        self._phase = "replay"
+        self._where = {"recording": recording, "argv": argv,
+                       "trace_file": trace_file, "target": stop_at,
+                       "icount": None}
         machine = self._launch(argv, "replay")
         try:
             # a replayed quit pauses instead of ending QEMU, so the stop
@@ -411,7 +425,7 @@ class RecordReplay:
             self.close(grace=0)
         verdict.replay_time = time.monotonic() - start
         self._judge(recording, console, machine, outcome, log, verdict)
-        if not verdict.passed:
+        if not verdict.passed and not self.interrupted:
             self._diagnose(verdict, recording, argv, trace_file)
         if not verdict.passed and recording.qemu_version and \
                 recording.qemu_version != self.qemu.version_line:
@@ -419,7 +433,57 @@ class RecordReplay:
                               f"replayed by {self.qemu.version_line}: "
                               f"{verdict.reason}")
         self._save_verdict(verdict, recording, console)
+        self._phase = None
         return verdict
+
+    def interrupt(self, why: str, verdict: str = "timeout"
+                  ) -> Verdict | None:
+        """End the pair from another thread and say where it was.
+
+        For Avocado's tearDown after its test timeout, while the test
+        thread may still drive QEMU: QEMU is ended (a recording gets the
+        SIGTERM grace to finish its log), no QEMU starts after this, and
+        ``verdict.json`` (and, for a replay, the report) gets a ``verdict``
+        naming the phase and the icount reached; the test thread's own
+        verdict is no longer saved.
+
+        :return: that verdict, or None when no phase was running
+        """
+        self.interrupted = why
+        phase, where = self._phase, dict(self._where)
+        self.close()
+        if phase is None:
+            return None
+        result = Verdict(verdict, qemu_version=self.qemu.version_line)
+        if phase == "record":
+            rrfile = where["rrfile"]
+            result.reason = (f"{why} while recording, before "
+                             f"{where['pattern']!r} appeared; partial log "
+                             f"{rrfile} kept: {_describe_log(rrfile)}")
+        else:
+            recording, icount = where["recording"], where["icount"]
+            result.recorded_icount = recording.icount
+            result.final_icount = recording.final_icount
+            result.record_time = recording.record_time
+            result.log_stop_icount = where["target"]
+            result.replay_icount = icount
+            share = 100.0 * (icount or 0) / max(recording.icount, 1)
+            result.reason = (
+                f"{why} during the replay, at icount {icount} of "
+                f"{recording.icount} ({share:.1f}%)" if icount is not None
+                else f"{why} during the replay, before it reported any "
+                     f"progress (recorded icount {recording.icount})")
+            try:
+                self._diagnose(result, recording, where["argv"],
+                               where["trace_file"])
+            except Exception as details:  # pylint: disable=broad-except
+                self.log.info("no report for the interrupted replay: %s",
+                              details)
+            if result.event_index is not None:
+                result.reason += (f", log event {result.event_index} "
+                                  f"({result.event_name})")
+        self._write_verdict(result)
+        return result
 
     def _diagnose(self, verdict: Verdict, recording: Recording,
                   argv: list[str], trace_file: str) -> None:
@@ -457,6 +521,7 @@ class RecordReplay:
             now = time.monotonic()
             if icount != last_icount:
                 last_icount, last_progress = icount, now
+                self._where["icount"] = icount
                 if progress:
                     progress(icount, target)
             if stopped or icount >= target:
@@ -560,8 +625,16 @@ class RecordReplay:
             "replay_console": console,
             "record_cmdline": shlex.join(recording.argv),
         }
-        with open(self.path("verdict.json"), "w", encoding="utf-8") as out:
-            json.dump(verdict.to_dict(), out, indent=2)
+        if not self.interrupted:
+            self._write_verdict(verdict)
+
+    def _write_verdict(self, verdict: Verdict) -> None:
+        try:
+            with open(self.path("verdict.json"), "w",
+                      encoding="utf-8") as out:
+                json.dump(verdict.to_dict(), out, indent=2)
+        except OSError as details:      # a full disk: the verdict is
+            self.log.info("cannot write verdict.json: %s", details)
 
     # -- both -----------------------------------------------------------
     def check(self, spec: BootSpec, pattern: str | Pattern,
@@ -576,6 +649,8 @@ class RecordReplay:
             recording = self.record(spec, pattern, failure_patterns, timeout,
                                     rrfile, max_log_bytes)
         except RecordFailed as failure:
+            if not self.interrupted:
+                self._write_verdict(failure.verdict)
             return failure.verdict
         except (MachineError, OSError) as details:
             # OSError: the output dir could not be written (full disk...)

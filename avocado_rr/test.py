@@ -29,9 +29,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 
 from avocado import Test
+from avocado.core.exceptions import TestInterrupt
 
 from avocado_rr import assets, settings
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
@@ -112,6 +114,8 @@ class ReplayTestBase(Test):
                             f"{key}:{wanted}; this test is {key}:{own}")
 
     def setUp(self):
+        self._started = time.monotonic()
+        self._concluded = False
         self.rr: RecordReplay | None = None
         self._cancel_foreign_variant()
         self.arch = self._setting("arch")
@@ -157,7 +161,22 @@ class ReplayTestBase(Test):
         # Runs even after a timeout, possibly while the test thread still
         # drives QEMU: kill it first, then the artifacts are final.
         if getattr(self, "rr", None) is not None:
+            if not getattr(self, "_concluded", True):
+                self._interrupted()
             self.rr.close()
+
+    def _interrupted(self) -> None:
+        """The test body never concluded: Avocado's timeout (or a signal)
+        ended it.  Stop QEMU and keep a verdict of where the pair was."""
+        elapsed = time.monotonic() - self._started
+        if elapsed >= float(self.timeout) - 1:
+            why, kind = (f"Avocado's test timeout ({float(self.timeout):g}s)"
+                         f" was reached", "timeout")
+        else:
+            why, kind = "the test was interrupted", "aborted"
+        verdict = self.rr.interrupt(why, kind)
+        if verdict is not None:
+            self._publish(verdict)
 
     def _log_progress(self, icount: int, target: int) -> None:
         """Log replay progress at every tenth of the recorded icount."""
@@ -167,14 +186,24 @@ class ReplayTestBase(Test):
             self.log.info("replay progress: %d%% (icount %d of %d)",
                           100 * icount // max(target, 1), icount, target)
 
-    def conclude(self, verdict: Verdict) -> None:
-        """Log the verdict and turn it into the test's status."""
+    def _publish(self, verdict: Verdict) -> None:
+        """The verdict into the whiteboard and the log."""
         data = verdict.to_dict()
         data.update(arch=self.arch, machine=self.machine, cpu=self.cpu,
                     qemu=self.qemu.path)
         self.whiteboard = json.dumps(data, default=str)
         for line in verdict.summary().splitlines():
             self.log.info(line)
+
+    def conclude(self, verdict: Verdict) -> None:
+        """Log the verdict and turn it into the test's status."""
+        if self.rr is not None and self.rr.interrupted:
+            # the test thread outlived Avocado's timeout: tearDown has
+            # said where the pair was; returning would let Avocado mark
+            # the interrupted test PASS
+            raise TestInterrupt(self.rr.interrupted)
+        self._concluded = True
+        self._publish(verdict)
         if verdict.record_time is not None:
             self.log.info("record %.2fs, replay %s, overhead %s, icount %s, "
                           "log %s bytes", verdict.record_time,

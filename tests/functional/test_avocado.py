@@ -33,9 +33,10 @@ def test_suite_lists_at_least_ten_cases_with_tags():
 
 
 def test_timeout_leaves_no_qemu(tmp_path):
-    """Avocado does not kill a test's children on timeout; we must."""
+    """Avocado does not kill a test's children on timeout; we must, and
+    say where the pair was."""
     res = avocado("run", "--disable-sysinfo", "--job-results-dir",
-                  str(tmp_path), "-p", "timeout=4",
+                  str(tmp_path), "-p", "timeout=5",
                   "tests/avocado/replay_kernel.py:X86_64Pc")
     assert res.returncode == 8, res.stdout + res.stderr   # INTERRUPTED
     assert qemu_pids_with(str(tmp_path)) == []
@@ -43,8 +44,94 @@ def test_timeout_leaves_no_qemu(tmp_path):
     test = results["tests"][0]
     assert test["status"] == "INTERRUPTED"
     data = Path(test["logdir"]) / "data"
-    # what the interrupted recording left is kept for a post-mortem
+    # what the interrupted pair left is kept for a post-mortem
     assert (data / "record-cmdline.txt").exists()
+    assert (data / "replay.bin").stat().st_size > 0
+    verdict = json.load(open(data / "verdict.json"))
+    assert verdict["verdict"] == "timeout", verdict
+    assert verdict["reason"].startswith(
+        "Avocado's test timeout (5s) was reached"), verdict["reason"]
+    if (data / "replay-cmdline.txt").exists():
+        # the replay was under way: how far, and where in the log
+        assert " during the replay, at icount " in verdict["reason"]
+        assert 0 <= verdict["icount"] <= verdict["recorded_icount"]
+        assert "log event" in verdict["reason"]
+        assert (data / "report.txt").exists()
+    else:
+        # the recording was: its partial log, finished by the SIGTERM
+        assert " while recording, before " in verdict["reason"]
+        assert f"partial log {data / 'replay.bin'} kept" in verdict["reason"]
+        assert "events up to icount" in verdict["reason"]
+
+
+#: a kernel case that records and replays in about a second each
+QUICK_CASE = '''
+from avocado_rr.test import ReplayKernelTest
+
+
+class Quick(ReplayKernelTest):
+    """
+    :avocado: tags=arch:x86_64,machine:pc
+    """
+    kernel = "kernel-x86_64"
+    console_pattern = "Kernel command line"
+
+    def test_record_replay(self):
+        self.run_record_replay()
+'''
+
+
+def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
+    """The timeout strikes a replay that hangs (frozen with SIGSTOP, and no
+    stall watchdog to end it first): the verdict is the replay's position."""
+    case = tmp_path / "quick.py"
+    case.write_text(QUICK_CASE)
+    job = subprocess.Popen(
+        AVOCADO + ["run", "--disable-sysinfo", "--job-results-dir",
+                   str(tmp_path), "-p", "timeout=8", "-p",
+                   "stall_timeout=600", f"{case}:Quick"],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        deadline = time.monotonic() + 60
+        replaying = []
+        # freeze the replay once it has reported progress
+        while not replaying:
+            assert job.poll() is None and time.monotonic() < deadline, \
+                "no replay progress"
+            time.sleep(0.02)
+            logs = list(tmp_path.glob("job-*/test-results/*/debug.log"))
+            if logs and "replay progress: " in logs[0].read_text():
+                replaying = [pid for pid in qemu_pids_with(str(tmp_path))
+                             if b"rr=replay" in
+                             Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(replaying[0], signal.SIGSTOP)
+        output, _ = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    assert job.returncode == 8, output                     # INTERRUPTED
+    assert qemu_pids_with(str(tmp_path)) == []
+    test = json.load(open(tmp_path / "latest" / "results.json"))["tests"][0]
+    assert test["status"] == "INTERRUPTED"
+    data = Path(test["logdir"]) / "data"
+    verdict = json.load(open(data / "verdict.json"))
+    assert verdict["verdict"] == "timeout", verdict
+    assert verdict["reason"].startswith(
+        "Avocado's test timeout (8s) was reached during the replay, at "
+        "icount "), verdict["reason"]
+    assert 0 < verdict["icount"] < verdict["recorded_icount"]
+    assert f"at icount {verdict['icount']} of {verdict['recorded_icount']}" \
+        in verdict["reason"]
+    assert f"log event {verdict['event_index']} ({verdict['event_name']})" \
+        in verdict["reason"]
+    report = (data / "report.txt").read_text()
+    assert "<== replay is here" in report
+    # the pair's artifacts are all kept
+    for name in ("replay.bin", "replay.bin.json", "replay.bin.console",
+                 "record-cmdline.txt", "replay-cmdline.txt", "repro.sh"):
+        assert (data / name).exists(), name
 
 
 def test_ctrl_c_leaves_no_qemu(tmp_path):
