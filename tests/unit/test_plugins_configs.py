@@ -137,6 +137,21 @@ def test_ci_runs_one_job_per_arch_group_covering_the_suite():
     assert len(set(names)) == len(names)
 
 
+def test_ci_runs_every_arch_group_on_every_qemu_version():
+    from avocado_rr.qemu_builds import QemuBuilds
+    _doc, jobs = ci_jobs()
+    job = jobs["check-avocado"]
+    versions = QemuBuilds.load().versions()
+    for cell in job["parallel"]["matrix"]:
+        assert cell["QEMU_VERSION"] == versions, cell["ARCH_GROUP"]
+    script = " ".join(job["script"])
+    assert 'make qemu-builds QEMU_VERSION="$QEMU_VERSION"' in script
+    assert script.index("make qemu-builds") < \
+        script.index("make check-avocado")
+    assert 'check-avocado QEMU_VERSION="$QEMU_VERSION"' in script
+    assert "$QEMU_VERSION" in job["artifacts"]["reports"]["junit"]
+
+
 def test_ci_publishes_junit_and_keeps_results():
     _doc, jobs = ci_jobs()
     job = jobs["check-avocado"]
@@ -184,7 +199,8 @@ def test_ci_scripts_use_real_make_targets_and_commands():
 
 
 @pytest.mark.parametrize("target", ["assets", "check-avocado", "check-unit",
-                                    "venv", "qemu", "bench-parallel"])
+                                    "venv", "qemu", "bench-parallel",
+                                    "qemu-builds", "check-matrix"])
 def test_make_knows_the_targets_ci_and_docs_name(target):
     res = subprocess.run(["make", "-n", target, "AVOCADO_TAGS=arch:x86_64"],
                          cwd=ROOT, capture_output=True, text=True)
