@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Soak: the replay suite's cases run many times in a row, flake rates.
+
+Runs the real suite through ``avocado run`` (not the engine alone: what
+fails under Avocado is what CI meets), one job per round, serially
+(``--max-parallel-tasks=1``): round *r* runs every case that has fewer
+than its planned runs, so that the cases interleave.  Each test's
+verdict class, Avocado status and record/replay times come from the
+job's ``replay-summary.json`` (avocado-rr's summary plugin).
+
+Per case (and QEMU version) the table gives the runs, the passes, each
+failure verdict with its count and Avocado status (WARN: a known failure
+that reproduced; FAIL/ERROR: not known), the median, min and max of the
+record and replay times, and the failure rate with its Wilson 95 %
+interval.  The run is saved as ``benchmarks/results/soak-<commit>-<name>
+.{json,txt}`` with the git commit, the ids of the code under test and the
+QEMU versions; the Avocado job results (the artifacts of every failed
+run) stay in ``build/soak/``.
+
+Default selection: every kernel case of tests/avocado/replay_kernel.py
+20 times and ``X86_64Pc`` 50 times (hours on 2 cores).  ``--versions V
+...`` runs the whole selection once per QEMU version, handing each to the
+suite as ``AVOCADO_RR_QEMU_VERSION=V``.
+
+Usage: PYTHONPATH=. build/venv/bin/python benchmarks/soak.py
+           [CASE[=RUNS] ...] [--runs 20] [--versions V ...] [--name NAME]
+       (CASE: an avocado reference, e.g.
+        tests/avocado/replay_kernel.py:X86_64Pc=50)
+       PYTHONPATH=. build/venv/bin/python benchmarks/soak.py --report RUN.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+
+from bench_harness import ROOT, code_revision  # noqa: E402
+
+KERNEL_SUITE = "tests/avocado/replay_kernel.py"
+LONG_CASE = f"{KERNEL_SUITE}:X86_64Pc"
+DEFAULT_RUNS = 20
+LONG_RUNS = 50
+RESULTS = BENCHMARKS / "results"
+JOBS = ROOT / "build" / "soak"
+VERSION_ENV = "AVOCADO_RR_QEMU_VERSION"
+#: z of a two-sided 95 % interval
+Z95 = 1.959964
+
+
+# -- statistics ------------------------------------------------------------
+
+def wilson(failures: int, runs: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a failure rate (95 % by default)."""
+    if runs <= 0:
+        return (0.0, 1.0)
+    rate = failures / runs
+    denom = 1 + z * z / runs
+    centre = (rate + z * z / (2 * runs)) / denom
+    half = z * math.sqrt(rate * (1 - rate) / runs
+                         + z * z / (4 * runs * runs)) / denom
+    # exact at the ends, where rounding would leave the rate outside
+    low = 0.0 if failures == 0 else max(0.0, centre - half)
+    high = 1.0 if failures == runs else min(1.0, centre + half)
+    return (low, high)
+
+
+def spread(values) -> dict | None:
+    """Median, min and max of the values that are not None."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
+def case_name(test: str) -> str:
+    """``12-tests/x.py:Class.test;variant`` -> ``Class.test;variant``."""
+    _, _, rest = test.partition(":")
+    return (rest or test).removesuffix(".test_record_replay")
+
+
+def outcome(row: dict) -> tuple[str, str]:
+    """(verdict class, Avocado status) of one summary row; a test with no
+    record/replay verdict (an ERROR in setUp, say) counts by its status."""
+    status = row.get("status") or "UNKNOWN"
+    return (row.get("verdict") or status.lower(), status)
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """One entry per (case, QEMU version) from the rows of every round.
+
+    A run passes when its verdict is ``pass`` and Avocado says PASS; any
+    other run is a failure, ``known`` when Avocado said WARN (a known
+    failure that reproduced, see avocado_rr.test.KnownFailure).
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        key = (case_name(row["test"]), row.get("version") or "")
+        groups.setdefault(key, []).append(row)
+    out = []
+    for (case, version), runs in sorted(groups.items()):
+        outcomes = [outcome(row) for row in runs]
+        passes = sum(1 for o in outcomes if o == ("pass", "PASS"))
+        failures = Counter(o for o in outcomes if o != ("pass", "PASS"))
+        failed = len(runs) - passes
+        low, high = wilson(failed, len(runs))
+        out.append({
+            "case": case, "version": version, "runs": len(runs),
+            "passes": passes,
+            "failures": [{"verdict": v, "status": s, "count": n}
+                         for (v, s), n in sorted(failures.items())],
+            "unexpected": sum(n for (_, s), n in failures.items()
+                              if s != "WARN"),
+            "failure_rate": failed / len(runs),
+            "wilson95": [low, high],
+            "record_time": spread(row.get("record_time") for row in runs),
+            "replay_time": spread(row.get("replay_time") for row in runs),
+            "qemu_versions": sorted({row["qemu_version"] for row in runs
+                                     if row.get("qemu_version")}),
+            "reasons": sorted({f"{v}: {row.get('reason') or ''}"[:300]
+                               for row, (v, s) in zip(runs, outcomes)
+                               if (v, s) != ("pass", "PASS")}),
+        })
+    return out
+
+
+def _fmt_spread(value: dict | None) -> str:
+    if value is None:
+        return "-"
+    return (f"{value['median']:.1f} ({value['min']:.1f}-"
+            f"{value['max']:.1f})")
+
+
+def _fmt_failures(entry: dict) -> str:
+    return ", ".join(f"{f['verdict']} x{f['count']} ({f['status']})"
+                     for f in entry["failures"]) or "-"
+
+
+def table(entries: list[dict]) -> str:
+    """The per-case table (Markdown, as docs/findings.md quotes it)."""
+    versioned = any(entry["version"] for entry in entries)
+    head = ["case"] + (["QEMU"] if versioned else []) + [
+        "runs", "pass", "failures (verdict x count (status))",
+        "record s median (min-max)", "replay s median (min-max)",
+        "failure rate [Wilson 95 %]"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for entry in entries:
+        low, high = entry["wilson95"]
+        cells = [entry["case"]] + ([entry["version"] or "default"]
+                                   if versioned else []) + [
+            str(entry["runs"]), str(entry["passes"]), _fmt_failures(entry),
+            _fmt_spread(entry["record_time"]),
+            _fmt_spread(entry["replay_time"]),
+            f"{100 * entry['failure_rate']:.0f} % "
+            f"[{100 * low:.1f}-{100 * high:.1f} %]"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report_text(doc: dict) -> str:
+    """The table with what the run was and what failed unexpectedly."""
+    entries = doc["summary"]
+    versions = sorted({v for e in entries for v in e["qemu_versions"]})
+    lines = [f"soak {doc['name']}: commit {doc['commit']} (code "
+             f"{doc['code']}), {doc['rounds']} rounds, "
+             f"{sum(e['runs'] for e in entries)} runs, "
+             f"{doc['wall_s'] / 60:.0f} min",
+             "QEMU: " + ("; ".join(versions) or "-"), "",
+             table(entries)]
+    unexpected = [e for e in entries if e["unexpected"]]
+    lines += ["", f"unexpected failures (not a known failure): "
+              f"{sum(e['unexpected'] for e in entries)}"]
+    for entry in unexpected + [e for e in entries
+                               if e not in unexpected and e["reasons"]]:
+        lines.append(f"  {entry['case']}:")
+        lines += [f"    {reason}" for reason in entry["reasons"]]
+    return "\n".join(lines) + "\n"
+
+
+# -- running -----------------------------------------------------------------
+
+def kernel_cases() -> list[str]:
+    """Every case (class) of the kernel suite, as avocado references."""
+    out = subprocess.run(
+        [sys.executable, "-m", "avocado", "list", KERNEL_SUITE], cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+        text=True, check=True).stdout
+    refs = [line.split()[-1] for line in out.splitlines()
+            if line.startswith("avocado-rr-instrumented")]
+    return [ref.rsplit(".", 1)[0] for ref in refs]
+
+
+def parse_plan(cases: list[str], runs: int) -> dict[str, int]:
+    """``REF[=N]`` arguments -> {reference: runs}; none: the default."""
+    if not cases:
+        plan = {ref: DEFAULT_RUNS for ref in kernel_cases()}
+        plan[LONG_CASE] = LONG_RUNS
+        return plan
+    plan = {}
+    for case in cases:
+        ref, sep, count = case.partition("=")
+        plan[ref] = int(count) if sep else runs
+    return plan
+
+
+def run_round(refs: list[str], results: Path, version: str | None,
+              timeout: float) -> list[dict]:
+    """One ``avocado run`` of ``refs``; the rows of its replay summary."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if version:
+        env[VERSION_ENV] = version
+    argv = [sys.executable, "-m", "avocado", "run", "--disable-sysinfo",
+            "--max-parallel-tasks=1", "--job-results-dir", str(results),
+            "--", *refs]
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    summary = results / "latest" / "replay-summary.json"
+    try:
+        rows = json.loads(summary.read_text())["tests"]
+    except (OSError, ValueError, KeyError):
+        sys.exit(f"avocado run gave no replay summary (rc "
+                 f"{proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    for row in rows:
+        row["version"] = version or ""
+    return rows
+
+
+def soak(plan: dict[str, int], versions: list[str | None], name: str,
+         timeout: float) -> dict:
+    """Run the plan (once per version); the saved document."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                            cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    code = code_revision()
+    jobs = JOBS / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
+    rows: list[dict] = []
+    start = time.monotonic()
+    rounds = max(plan.values())
+    for version in versions:
+        for round_ in range(rounds):
+            refs = [ref for ref, count in plan.items() if count > round_]
+            new = run_round(refs, jobs / (version or "default"), version,
+                            timeout)
+            for row in new:
+                row["round"] = round_ + 1
+            rows += new
+            print(f"{version or 'default'} round {round_ + 1}/{rounds}: "
+                  + ", ".join(f"{case_name(r['test'])} {outcome(r)[0]}"
+                              for r in new), file=sys.stderr, flush=True)
+    return {"name": name, "commit": commit, "code": code,
+            "plan": plan, "versions": [v or "" for v in versions],
+            "rounds": rounds, "wall_s": time.monotonic() - start,
+            "jobs": str(jobs), "rows": rows, "summary": summarize(rows)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="*", metavar="CASE[=RUNS]",
+                        help="avocado references (default: every kernel "
+                             f"case x{DEFAULT_RUNS}, X86_64Pc x{LONG_RUNS})")
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
+                        help="runs of a CASE given without =RUNS")
+    parser.add_argument("--versions", nargs="+", metavar="V", default=[],
+                        help=f"QEMU versions, one pass each ({VERSION_ENV})")
+    parser.add_argument("--name", default="default",
+                        help="names the results files")
+    parser.add_argument("--job-timeout", type=float, default=7200,
+                        help="seconds one round's avocado run may take")
+    parser.add_argument("--report", metavar="JSON",
+                        help="run nothing: print a saved run's report again")
+    args = parser.parse_args(argv)
+    if args.report:
+        doc = json.loads(Path(args.report).read_text())
+        doc["summary"] = summarize(doc["rows"])
+        print(report_text(doc), end="")
+        return 0
+    doc = soak(parse_plan(args.cases, args.runs), args.versions or [None],
+               args.name, args.job_timeout)
+    text = report_text(doc)
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"soak-{doc['commit']}-{args.name}"
+    stem.with_suffix(".json").write_text(json.dumps(doc, indent=1,
+                                                    default=str) + "\n")
+    stem.with_suffix(".txt").write_text(text)
+    print(text, end="")
+    print(f"saved {stem}.json and .txt; job results in {doc['jobs']}")
+    return 1 if any(entry["unexpected"] for entry in doc["summary"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""benchmarks/soak.py: the statistics and the table it reports."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import soak  # noqa: E402
+
+
+@pytest.mark.parametrize("failures, runs, low, high", [
+    # reference values of the Wilson score interval, z = 1.96
+    (0, 10, 0.0, 0.2775),
+    (1, 10, 0.0179, 0.4042),
+    (5, 10, 0.2366, 0.7634),
+    (10, 10, 0.7225, 1.0),
+    (0, 50, 0.0, 0.0714),
+    (3, 20, 0.0524, 0.3604),
+])
+def test_wilson_matches_reference_values(failures, runs, low, high):
+    got = soak.wilson(failures, runs)
+    assert got == pytest.approx((low, high), abs=5e-4)
+
+
+def test_wilson_is_symmetric_and_contains_the_rate():
+    for runs in (1, 7, 50):
+        for failures in range(runs + 1):
+            low, high = soak.wilson(failures, runs)
+            assert 0.0 <= low <= failures / runs <= high <= 1.0
+            mirror = soak.wilson(runs - failures, runs)
+            assert (low, high) == pytest.approx((1 - mirror[1],
+                                                 1 - mirror[0]))
+
+
+def test_wilson_without_runs_says_nothing():
+    assert soak.wilson(0, 0) == (0.0, 1.0)
+
+
+def test_spread_ignores_missing_times():
+    assert soak.spread([3.0, None, 1.0, 2.0]) == {
+        "median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert soak.spread([None]) is None
+
+
+def test_case_name_drops_the_job_index_path_and_method():
+    assert soak.case_name("12-tests/avocado/replay_kernel.py:X86_64Pc"
+                          ".test_record_replay") == "X86_64Pc"
+    assert soak.case_name("3-tests/avocado/replay_linux.py:I386Pc"
+                          ".test_disk_net_iso") == "I386Pc.test_disk_net_iso"
+
+
+def _row(case, verdict, status, record=1.0, replay=2.0, version="",
+         reason=""):
+    return {"test": f"1-tests/avocado/replay_kernel.py:{case}"
+                    f".test_record_replay",
+            "verdict": verdict, "status": status, "record_time": record,
+            "replay_time": replay, "version": version, "reason": reason,
+            "qemu_version": "QEMU emulator version 7.2.22"}
+
+
+def test_summarize_counts_each_failure_verdict_and_status():
+    rows = ([_row("MipselMalta", "pass", "PASS", record=r)
+             for r in (4.0, 6.0, 5.0)] +
+            [_row("MipselMalta", "record-failed", "WARN", record=None,
+                  replay=None, reason="runaway recording")] * 2 +
+            [_row("MipselMalta", "stalled", "FAIL", replay=9.0)] +
+            [_row("X86_64Pc", "pass", "PASS")] * 4 +
+            # an ERROR before any pair ran has no verdict
+            [{"test": "5-tests/avocado/replay_kernel.py:X86_64Pc"
+                      ".test_record_replay", "status": "ERROR",
+              "verdict": None}])
+    malta, x86 = soak.summarize(rows)
+    assert malta["case"] == "MipselMalta"
+    assert (malta["runs"], malta["passes"], malta["unexpected"]) == (6, 3, 1)
+    assert malta["failures"] == [
+        {"verdict": "record-failed", "status": "WARN", "count": 2},
+        {"verdict": "stalled", "status": "FAIL", "count": 1}]
+    assert malta["failure_rate"] == 0.5
+    assert malta["wilson95"] == list(soak.wilson(3, 6))
+    assert malta["record_time"] == {"median": 4.5, "min": 1.0, "max": 6.0,
+                                    "n": 4}
+    assert malta["replay_time"]["max"] == 9.0
+    assert "record-failed: runaway recording" in malta["reasons"]
+    assert (x86["runs"], x86["passes"], x86["unexpected"]) == (5, 4, 1)
+    assert x86["failures"] == [{"verdict": "error", "status": "ERROR",
+                                "count": 1}]
+
+
+def test_summarize_keeps_qemu_versions_apart():
+    rows = [_row("X86_64Pc", "pass", "PASS", version="7.2"),
+            _row("X86_64Pc", "diverged", "FAIL", version="10.0")]
+    entries = soak.summarize(rows)
+    assert [(e["version"], e["passes"]) for e in entries] == [("10.0", 0),
+                                                              ("7.2", 1)]
+    assert "| QEMU |" in soak.table(entries)
+
+
+def test_table_has_one_row_per_case_with_the_interval():
+    rows = [_row("X86_64Pc", "pass", "PASS", record=2.0, replay=3.0)] * 9 + [
+        _row("X86_64Pc", "stalled", "FAIL", record=2.5, replay=8.25)]
+    text = soak.table(soak.summarize(rows))
+    lines = text.splitlines()
+    assert lines[0].startswith("| case | runs | pass | failures")
+    assert "QEMU" not in lines[0]                  # one version only
+    assert lines[2] == ("| X86_64Pc | 10 | 9 | stalled x1 (FAIL) | "
+                        "2.0 (2.0-2.5) | 3.0 (3.0-8.2) | "
+                        "10 % [1.8-40.4 %] |")
+
+
+def test_parse_plan_takes_counts_per_case():
+    plan = soak.parse_plan(["a.py:A=50", "a.py:B"], runs=7)
+    assert plan == {"a.py:A": 50, "a.py:B": 7}
