@@ -140,3 +140,12 @@ bench-parallel: venv qemu assets
 
 clean:
 	rm -rf build
+
+# flake rates: every kernel case 20 times and X86_64Pc 50 times (hours);
+# SOAK_ARGS picks cases ("tests/avocado/replay_kernel.py:X86_64Pc=20"),
+# SOAK_VERSIONS="7.2 10.0" runs them once per QEMU version
+.PHONY: soak
+soak: venv qemu assets
+	$(if $(SOAK_VERSIONS),$(RUN)/avocado-rr qemu fetch $(SOAK_VERSIONS))
+	$(RUN)/python benchmarks/soak.py $(SOAK_ARGS) \
+	    $(if $(SOAK_VERSIONS),--versions $(SOAK_VERSIONS))
