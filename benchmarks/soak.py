@@ -35,6 +35,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -173,8 +174,10 @@ def report_text(doc: dict) -> str:
     """The table with what the run was and what failed unexpectedly."""
     entries = doc["summary"]
     versions = sorted({v for e in entries for v in e["qemu_versions"]})
+    done = max((row.get("round", 0) for row in doc["rows"]), default=0)
     lines = [f"soak {doc['name']}: commit {doc['commit']} (code "
-             f"{doc['code']}), {doc['rounds']} rounds, "
+             f"{doc['code']}), {done} of {doc['rounds']} rounds"
+             + ("" if doc.get("complete", True) else " (cut short)") + ", "
              f"{sum(e['runs'] for e in entries)} runs, "
              f"{doc['wall_s'] / 60:.0f} min",
              "QEMU: " + ("; ".join(versions) or "-"), "",
@@ -224,22 +227,34 @@ def run_round(refs: list[str], results: Path, version: str | None,
     argv = [sys.executable, "-m", "avocado", "run", "--disable-sysinfo",
             "--max-parallel-tasks=1", "--job-results-dir", str(results),
             "--", *refs]
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    job = subprocess.Popen(argv, cwd=ROOT, env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        output, _ = job.communicate(timeout=timeout)
+    except BaseException:
+        # interrupted (or too long): end the job as Ctrl-C would, so that
+        # its tests' tearDown stops their QEMU
+        job.send_signal(signal.SIGTERM)
+        job.communicate(timeout=60)
+        raise
     summary = results / "latest" / "replay-summary.json"
     try:
         rows = json.loads(summary.read_text())["tests"]
     except (OSError, ValueError, KeyError):
         sys.exit(f"avocado run gave no replay summary (rc "
-                 f"{proc.returncode}):\n{proc.stdout}{proc.stderr}")
+                 f"{job.returncode}):\n{output}")
     for row in rows:
         row["version"] = version or ""
     return rows
 
 
 def soak(plan: dict[str, int], versions: list[str | None], name: str,
-         timeout: float) -> dict:
-    """Run the plan (once per version); the saved document."""
+         timeout: float, save=lambda doc: None) -> dict:
+    """Run the plan (once per version); the saved document.
+
+    ``save(doc)`` is called after every round with the document so far
+    (``complete`` false until the last), so that a soak cut short keeps
+    what it measured."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
                             cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
@@ -248,6 +263,13 @@ def soak(plan: dict[str, int], versions: list[str | None], name: str,
     rows: list[dict] = []
     start = time.monotonic()
     rounds = max(plan.values())
+
+    def document(complete: bool) -> dict:
+        return {"name": name, "commit": commit, "code": code,
+                "plan": plan, "versions": [v or "" for v in versions],
+                "rounds": rounds, "complete": complete,
+                "wall_s": time.monotonic() - start, "jobs": str(jobs),
+                "rows": rows, "summary": summarize(rows)}
     for version in versions:
         for round_ in range(rounds):
             refs = [ref for ref, count in plan.items() if count > round_]
@@ -259,10 +281,14 @@ def soak(plan: dict[str, int], versions: list[str | None], name: str,
             print(f"{version or 'default'} round {round_ + 1}/{rounds}: "
                   + ", ".join(f"{case_name(r['test'])} {outcome(r)[0]}"
                               for r in new), file=sys.stderr, flush=True)
-    return {"name": name, "commit": commit, "code": code,
-            "plan": plan, "versions": [v or "" for v in versions],
-            "rounds": rounds, "wall_s": time.monotonic() - start,
-            "jobs": str(jobs), "rows": rows, "summary": summarize(rows)}
+            save(document(False))
+    doc = document(True)
+    save(doc)
+    return doc
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,16 +312,20 @@ def main(argv: list[str] | None = None) -> int:
         doc["summary"] = summarize(doc["rows"])
         print(report_text(doc), end="")
         return 0
+    signal.signal(signal.SIGTERM, _interrupt)
+    saved = []
+
+    def save(doc: dict) -> None:
+        RESULTS.mkdir(exist_ok=True)
+        stem = RESULTS / f"soak-{doc['commit']}-{args.name}"
+        stem.with_suffix(".json").write_text(json.dumps(doc, indent=1,
+                                                        default=str) + "\n")
+        stem.with_suffix(".txt").write_text(report_text(doc))
+        saved[:] = [stem]
     doc = soak(parse_plan(args.cases, args.runs), args.versions or [None],
-               args.name, args.job_timeout)
-    text = report_text(doc)
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"soak-{doc['commit']}-{args.name}"
-    stem.with_suffix(".json").write_text(json.dumps(doc, indent=1,
-                                                    default=str) + "\n")
-    stem.with_suffix(".txt").write_text(text)
-    print(text, end="")
-    print(f"saved {stem}.json and .txt; job results in {doc['jobs']}")
+               args.name, args.job_timeout, save)
+    print(report_text(doc), end="")
+    print(f"saved {saved[0]}.json and .txt; job results in {doc['jobs']}")
     return 1 if any(entry["unexpected"] for entry in doc["summary"]) else 0
 
 
