@@ -42,6 +42,7 @@ from avocado_rr import debian, settings
 from avocado_rr.download import (ChecksumMismatch, DownloadError, Progress,
                                  atomic_write, fetch_url, file_lock,
                                  sha256_file)
+from avocado_rr.errors import AvocadoRRError
 
 LOG = logging.getLogger("avocado_rr.assets")
 
@@ -66,7 +67,7 @@ _REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 
-class AssetError(Exception):
+class AssetError(AvocadoRRError):
     """Base class of every asset problem."""
 
 

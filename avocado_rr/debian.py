@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from avocado_rr.download import Progress, file_lock, sha256_file
+from avocado_rr.errors import AvocadoRRError
 
 LOG = logging.getLogger("avocado_rr.debian")
 
@@ -29,7 +30,7 @@ INDEX_MAX_AGE = 24 * 3600
 RETRY_PARTIAL = 3600
 
 
-class AptError(Exception):
+class AptError(AvocadoRRError):
     """apt-get or dpkg-deb failed, or a package is not in the index."""
 
 

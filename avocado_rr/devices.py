@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+from avocado_rr.errors import AvocadoRRError
+
 #: the guest's name of the first disk, per disk interface
 GUEST_DISK = {"virtio": "/dev/vda", "scsi": "/dev/sda"}
 
@@ -33,7 +35,7 @@ DISK_FORMATS = ("qcow2", "raw")
 SCSI_CONTROLLER = "scsi0"
 
 
-class DeviceError(ValueError):
+class DeviceError(AvocadoRRError, ValueError):
     """An unknown or inconsistent device choice."""
 
 

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from avocado_rr.errors import AvocadoRRError
+
 if TYPE_CHECKING:
     import requests
 
@@ -27,7 +29,7 @@ Progress = Callable[[int, "int | None"], None]
 CHUNK = 1 << 16
 
 
-class DownloadError(Exception):
+class DownloadError(AvocadoRRError):
     """A URL could not be fetched or did not hash as expected."""
 
 

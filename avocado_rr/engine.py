@@ -42,6 +42,7 @@ from typing import Callable, Iterable, Pattern
 from avocado_rr import diagnosis, replaylog
 from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
                                 read_transcript)
+from avocado_rr.errors import AvocadoRRError
 from avocado_rr.machine import MachineError, QemuMachine
 from avocado_rr.qemu_binary import QemuBinary
 from avocado_rr.verdict import (Check, Verdict, compare_consoles,
@@ -178,7 +179,7 @@ class Recording:
         return recording
 
 
-class RecordFailed(Exception):
+class RecordFailed(AvocadoRRError):
     """The recording could not be made; carries the verdict."""
 
     def __init__(self, verdict: Verdict):
@@ -186,7 +187,7 @@ class RecordFailed(Exception):
         self.verdict = verdict
 
 
-class OtherQemu(Exception):
+class OtherQemu(AvocadoRRError):
     """A replay asked of another QEMU than the one that recorded the log."""
 
 

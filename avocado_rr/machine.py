@@ -20,11 +20,12 @@ from qemu.qmp import ConnectError, ExecuteError, QMPError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from avocado_rr import reaper
+from avocado_rr.errors import AvocadoRRError
 
 LOG = logging.getLogger("avocado_rr.machine")
 
 
-class MachineError(Exception):
+class MachineError(AvocadoRRError):
     """QEMU could not be started, or died where it should not."""
 
     def __init__(self, message: str, exitcode: int | None = None,

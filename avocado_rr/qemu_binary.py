@@ -29,6 +29,7 @@ from pathlib import Path
 from avocado_rr import settings
 from avocado_rr.assets import cache_dir
 from avocado_rr.download import atomic_write
+from avocado_rr.errors import AvocadoRRError
 
 #: Avocado ``arch:`` tag -> QEMU system emulator target
 QEMU_TARGETS = {
@@ -61,7 +62,7 @@ DEBIAN_PACKAGES = {
 }
 
 
-class QemuNotFound(Exception):
+class QemuNotFound(AvocadoRRError):
     """No QEMU binary for the requested architecture."""
 
 

@@ -49,6 +49,7 @@ import yaml
 from avocado_rr import debian, settings
 from avocado_rr.assets import UPDATE_ENV, cache_dir
 from avocado_rr.download import Progress, atomic_write, file_lock, sha256_file
+from avocado_rr.errors import AvocadoRRError
 
 LOG = logging.getLogger("avocado_rr.qemu_builds")
 
@@ -69,7 +70,7 @@ STAMP = ".avocado-rr-build"
 HOSTS = {"amd64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2")}
 
 
-class QemuBuildError(Exception):
+class QemuBuildError(AvocadoRRError):
     """A QEMU build cannot be resolved, fetched, verified or run."""
 
 

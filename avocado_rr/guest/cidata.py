@@ -25,6 +25,7 @@ import pycdlib.inplaceeditor
 import pycdlib.pycdlib
 
 from avocado_rr.download import atomic_write
+from avocado_rr.errors import AvocadoRRError
 
 VOLUME_ID = "cidata"
 
@@ -39,7 +40,7 @@ _FILES = (("/USER_DATA.;1", "user-data"),
 _PYCDLIB_LOCK = threading.Lock()
 
 
-class CidataError(ValueError):
+class CidataError(AvocadoRRError, ValueError):
     """Bad contents for a NoCloud ISO."""
 
 

@@ -16,12 +16,14 @@ import io
 import stat
 from typing import BinaryIO, Iterable
 
+from avocado_rr.errors import AvocadoRRError
+
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
 HEADER_SIZE = 110
 
 
-class CpioError(ValueError):
+class CpioError(AvocadoRRError, ValueError):
     """An entry cannot be stored in a newc archive."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from avocado_rr.download import atomic_write
+from avocado_rr.errors import AvocadoRRError
 from avocado_rr.guest.cpio import Archive
 
 #: bump when the layout of the image changes, so cached images are rebuilt
@@ -56,7 +57,7 @@ GUEST_OPTIONAL_MODULES: dict[str, tuple[str, ...]] = {
 _MODULE_SUFFIXES = (".ko", ".ko.xz")
 
 
-class InitramfsError(Exception):
+class InitramfsError(AvocadoRRError):
     """The inputs cannot make an initramfs (missing file, bad module)."""
 
 

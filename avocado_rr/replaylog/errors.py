@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from avocado_rr.errors import AvocadoRRError
 
-class ReplayLogError(Exception):
+
+class ReplayLogError(AvocadoRRError):
     """A replay log could not be decoded to its end."""
 
     exit_code = 10

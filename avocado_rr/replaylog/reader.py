@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+from avocado_rr.errors import AvocadoRRError
 from avocado_rr.replaylog import formats as F
 from avocado_rr.replaylog.errors import (BadPayload, EmptyLog,
                                          ReplayLogError, TruncatedLog,
@@ -84,7 +85,7 @@ class LogHeader:
         return self.header_version == 0
 
 
-class _Short(Exception):
+class _Short(AvocadoRRError):
     """Not enough bytes in the buffer for this event."""
 
 

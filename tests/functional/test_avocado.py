@@ -83,12 +83,15 @@ class Quick(ReplayKernelTest):
 
 def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
     """The timeout strikes a replay that hangs (frozen with SIGSTOP, and no
-    stall watchdog to end it first): the verdict is the replay's position."""
+    stall watchdog to end it first): the verdict is the replay's position.
+
+    10 s: the engine's own limit per phase is at least 10 s, so Avocado's
+    comes first however soon the replay starts."""
     case = tmp_path / "quick.py"
     case.write_text(QUICK_CASE)
     job = subprocess.Popen(
         AVOCADO + ["run", "--disable-sysinfo", "--job-results-dir",
-                   str(tmp_path), "-p", "timeout=8", "-p",
+                   str(tmp_path), "-p", "timeout=10", "-p",
                    "stall_timeout=600", f"{case}:Quick"],
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
@@ -119,7 +122,7 @@ def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
     verdict = json.load(open(data / "verdict.json"))
     assert verdict["verdict"] == "timeout", verdict
     assert verdict["reason"].startswith(
-        "Avocado's test timeout (8s) was reached during the replay, at "
+        "Avocado's test timeout (10s) was reached during the replay, at "
         "icount "), verdict["reason"]
     assert 0 < verdict["icount"] < verdict["recorded_icount"]
     assert f"at icount {verdict['icount']} of {verdict['recorded_icount']}" \
