@@ -38,10 +38,12 @@ AVOCADO_ARGS ?=
 
 # Debian packages that provide what the suite runs
 APT_PACKAGES := qemu-system-x86 qemu-system-arm qemu-system-ppc \
-	qemu-system-s390x qemu-system-mips qemu-utils cpio genisoimage
+	qemu-system-s390x qemu-system-mips qemu-system-misc qemu-utils cpio \
+	genisoimage
 QEMU_PROBES := qemu-system-x86_64 qemu-system-i386 qemu-system-aarch64 \
 	qemu-system-arm qemu-system-ppc64 qemu-system-s390x \
-	qemu-system-mips64el qemu-system-mipsel qemu-img cpio isoinfo
+	qemu-system-mips64el qemu-system-mipsel qemu-system-riscv64 qemu-img \
+	cpio isoinfo
 
 ifdef QEMU_BIN
 export AVOCADO_RR_QEMU_BIN := $(abspath $(QEMU_BIN))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
+import hashlib
 import logging
 import os
 import re
@@ -60,7 +61,7 @@ FETCH_COMMAND = "avocado-rr assets fetch"
 QEMU_TO_DEBIAN = {
     "x86_64": "amd64", "i386": "i386", "aarch64": "arm64", "arm": "armhf",
     "ppc64": "ppc64el", "ppc64le": "ppc64el", "s390x": "s390x",
-    "mips64el": "mips64el", "mipsel": "mipsel",
+    "mips64el": "mips64el", "mipsel": "mipsel", "riscv64": "riscv64",
 }
 
 _REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -136,6 +137,9 @@ class AssetSpec:
     kind: str = "file"
     follow: str | None = r"^linux-image-\d"
     description: str = ""
+    #: Debian sources (``deb URI SUITE COMPONENT`` lines) instead of the
+    #: system's, e.g. Debian 13 for an architecture Debian 12 lacks
+    sources: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> "AssetSpec":
@@ -144,6 +148,8 @@ class AssetSpec:
         if unknown:
             raise AssetError(f"asset {name}: unknown keys {sorted(unknown)} "
                              f"(known: {sorted(known)})")
+        if "sources" in data:
+            data = {**data, "sources": tuple(data["sources"] or ())}
         spec = cls(name=name, **data)
         if spec.package and not (spec.arch and spec.path):
             raise AssetError(f"asset {name}: a Debian package source needs "
@@ -272,8 +278,14 @@ class Catalogue:
         self.spec(name)
         return self._locked.get(name)
 
-    def _apt(self, arch: str) -> debian.AptArch:
-        return debian.AptArch(arch, self.cache / "apt")
+    def _apt(self, spec: AssetSpec) -> debian.AptArch:
+        """apt for the spec's architecture and sources (a private state
+        per set of sources: ``apt/`` for the system's)."""
+        if not spec.sources:
+            return debian.AptArch(spec.arch, self.cache / "apt")
+        key = hashlib.sha256("\n".join(spec.sources).encode()).hexdigest()
+        return debian.AptArch(spec.arch, self.cache / f"apt-{key[:12]}",
+                              sources=spec.sources)
 
     def _tree(self, entry: LockEntry) -> Path:
         return self.cache / "pkgs" / entry.arch / entry.tree_name
@@ -499,7 +511,7 @@ class Catalogue:
             aside = self._move_aside(deb, "corrupt")
             LOG.warning("asset %s: cached %s does not match the lock; "
                         "moved aside to %s", spec.name, deb.name, aside)
-        apt = self._apt(entry.arch)
+        apt = self._apt(spec)
         try:
             info = apt.show(entry.package, entry.version)
         except debian.PackageNotInIndex as exc:
@@ -545,7 +557,7 @@ class Catalogue:
             spec = self.spec(name)
             if not spec.package:
                 continue
-            apt = self._apt(spec.arch)
+            apt = self._apt(spec)
             apt.update(force=True)
             info = apt.resolve(spec.package, spec.follow)
             old = self._locked.get(name)

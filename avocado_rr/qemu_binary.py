@@ -59,6 +59,7 @@ DEBIAN_PACKAGES = {
     "s390x": "qemu-system-s390x",
     "mips": "qemu-system-mips", "mipsel": "qemu-system-mips",
     "mips64": "qemu-system-mips", "mips64el": "qemu-system-mips",
+    "riscv64": "qemu-system-misc", "riscv32": "qemu-system-misc",
 }
 
 

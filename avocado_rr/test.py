@@ -254,6 +254,7 @@ class ReplayTestBase(Test):
 #: The guest's serial console device per QEMU target
 CONSOLES = {"x86_64": "ttyS0", "i386": "ttyS0", "aarch64": "ttyAMA0",
             "arm": "ttyAMA0", "ppc64": "hvc0", "s390x": "sclp0",
+            "riscv64": "ttyS0",
             "mips64el": "ttyS0", "mipsel": "ttyS0"}
 
 

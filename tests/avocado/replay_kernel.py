@@ -215,6 +215,21 @@ class S390xCcwVirtio(ReplayKernelTest):
         self.run_record_replay()
 
 
+class Riscv64Virt(ReplayKernelTest):
+    """
+    Debian 13's kernel: riscv64 is an official Debian architecture from
+    Debian 13 on (OpenSBI from the QEMU build under test boots it).
+
+    :avocado: tags=arch:riscv64,machine:virt
+    """
+    kernel = "kernel-riscv64"
+    console_pattern = ROOT_MOUNT
+    shift = 5
+
+    def test_record_replay(self):
+        self.run_record_replay()
+
+
 class Mips64elMalta(ReplayKernelTest):
     """
     :avocado: tags=arch:mips64el,machine:malta,cpu:5KEc

@@ -369,3 +369,20 @@ def test_cache_dir_from_environment(monkeypatch, tmp_path):
     assert assets.cache_dir() == tmp_path / "avocado-rr"
     monkeypatch.setenv("AVOCADO_RR_CACHE_DIR", str(tmp_path / "x"))
     assert assets.cache_dir() == tmp_path / "x"
+
+
+def test_an_asset_with_its_own_sources_gets_its_own_apt_state(tmp_path):
+    """riscv64 comes from Debian 13: a private state with those sources,
+    never the system's sources, and never the state of the others."""
+    from avocado_rr.assets import Catalogue
+    cat = Catalogue.load(cache=tmp_path)
+    spec = cat.spec("kernel-riscv64")
+    assert spec.sources and all("trixie" in line for line in spec.sources)
+    apt = cat._apt(spec)
+    assert apt.sources == list(spec.sources)
+    assert apt.root.parent != tmp_path / "apt"
+    options = " ".join(apt.options())
+    assert f"Dir::Etc::SourceList={apt.root / 'sources.list'}" in options
+    plain = cat._apt(cat.spec("kernel-x86_64"))
+    assert plain.sources is None and plain.root.parent == tmp_path / "apt"
+    assert "SourceList" not in " ".join(plain.options())
