@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import fnmatch
 import hashlib
 import logging
@@ -597,15 +598,10 @@ class Catalogue:
         return found[0]
 
 
-_DEFAULT: Catalogue | None = None
-
-
+@functools.cache
 def default_catalogue() -> Catalogue:
     """The project's catalogue, loaded once."""
-    global _DEFAULT  # pylint: disable=global-statement
-    if _DEFAULT is None:
-        _DEFAULT = Catalogue.load()
-    return _DEFAULT
+    return Catalogue.load()
 
 
 def resolve_asset(name_or_path: str | os.PathLike,

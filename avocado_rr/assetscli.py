@@ -11,6 +11,7 @@ import sys
 
 from avocado_rr.assets import (UPDATE_ENV, AssetError, Catalogue,
                                QEMU_TO_DEBIAN)
+from avocado_rr.cliutil import print_table, run_each
 from avocado_rr.download import StderrProgress
 
 
@@ -88,33 +89,19 @@ def _list(cat: Catalogue, names: list[str]) -> int:
         rows.append((name, spec.kind, spec.arch or "-",
                      entry.package if entry else (spec.package or "url"),
                      entry.version if entry else "-", cat.status(name)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(col.ljust(w) for col, w in zip(row, widths)).rstrip())
+    print_table(rows)
     return 0
 
 
 def _fetch(cat: Catalogue, names: list[str]) -> int:
-    failed = 0
-    for name in names:
-        try:
-            path = cat.fetch(name, progress=StderrProgress(name))
-            print(f"{name}: {path}")
-        except AssetError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+    return run_each(
+        names, lambda name: f"{name}: "
+        f"{cat.fetch(name, progress=StderrProgress(name))}", AssetError)
 
 
 def _verify(cat: Catalogue, names: list[str]) -> int:
-    failed = 0
-    for name in names:
-        try:
-            print(f"{name}: ok {cat.verify(name)}")
-        except AssetError as exc:
-            print(f"{name}: FAILED {exc}")
-            failed += 1
-    return 1 if failed else 0
+    return run_each(names, lambda name: f"{name}: ok {cat.verify(name)}",
+                    AssetError, "{item}: FAILED {error}", to_stderr=False)
 
 
 def _lock(cat: Catalogue, names: list[str]) -> int:

@@ -306,38 +306,7 @@ class AptArch:
         ``progress(done, total)`` is called a few times a second while
         apt-get downloads (by watching the file grow).
         """
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        final = dest / info.deb_name
-        tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest))
-        done = threading.Event()
-        watcher = None
-        if progress:
-            watcher = threading.Thread(target=_watch, daemon=True,
-                                       args=(tmpdir, info.size, progress,
-                                             done))
-            watcher.start()
-        try:
-            self._run("apt-get", "-q", "download",
-                      f"{info.name}={info.version}", cwd=tmpdir)
-            got = list(tmpdir.glob("*.deb"))
-            if len(got) != 1:
-                raise AptError(f"apt-get download {info.name} produced "
-                               f"{[p.name for p in got]}")
-            actual = sha256_file(got[0])
-            if info.sha256 and actual != info.sha256:
-                raise AptError(f"{got[0].name}: sha256 {actual} does not "
-                               f"match the index's {info.sha256}")
-            os.replace(got[0], final)
-        finally:
-            done.set()
-            if watcher:
-                watcher.join()
-            shutil.rmtree(tmpdir, ignore_errors=True)
-        if progress:
-            progress(info.size, info.size)
-        return final
-
+        return self.download_many([info], dest, progress)[0]
 
     def download_many(self, infos: Sequence[PackageInfo], dest: Path,
                       progress: Progress | None = None) -> list[Path]:

@@ -32,6 +32,7 @@ Cache (see :func:`avocado_rr.assets.cache_dir`)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -623,15 +624,10 @@ def check_wrapper(wrapper: Path, tree: Path, upstream: str) -> None:
                     f"its own {own}: it would use another QEMU's firmware")
 
 
-_DEFAULT: QemuBuilds | None = None
-
-
+@functools.cache
 def default_builds() -> QemuBuilds:
     """The project's QEMU catalogue, loaded once."""
-    global _DEFAULT  # pylint: disable=global-statement
-    if _DEFAULT is None:
-        _DEFAULT = QemuBuilds.load()
-    return _DEFAULT
+    return QemuBuilds.load()
 
 
 def selected(versions: Iterable[str] | None) -> list[str]:

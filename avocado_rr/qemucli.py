@@ -11,6 +11,7 @@ import logging
 import sys
 
 from avocado_rr.assets import UPDATE_ENV
+from avocado_rr.cliutil import print_table, run_each
 from avocado_rr.download import StderrProgress
 from avocado_rr.qemu_builds import QemuBuildError, QemuBuilds
 
@@ -68,33 +69,21 @@ def _list(builds: QemuBuilds, versions: list[str]) -> int:
         rows.append((version, locked.debian_version if locked else "-",
                      str(len(locked.packages)) if locked else "-",
                      builds.status(version), spec.description))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(col.ljust(w) for col, w in zip(row, widths)).rstrip())
+    print_table(rows)
     return 0
 
 
 def _fetch(builds: QemuBuilds, versions: list[str]) -> int:
-    failed = 0
-    for version in versions:
-        try:
-            tree = builds.fetch(version, StderrProgress(f"QEMU {version}"))
-            print(f"{version}: {tree / 'bin'}")
-        except QemuBuildError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+    return run_each(
+        versions, lambda version: f"{version}: " + str(builds.fetch(
+            version, StderrProgress(f"QEMU {version}")) / "bin"),
+        QemuBuildError)
 
 
 def _verify(builds: QemuBuilds, versions: list[str]) -> int:
-    failed = 0
-    for version in versions:
-        try:
-            print(f"{version}: ok {builds.verify(version)}")
-        except QemuBuildError as exc:
-            print(f"{version}: FAILED {exc}")
-            failed += 1
-    return 1 if failed else 0
+    return run_each(versions,
+                    lambda version: f"{version}: ok {builds.verify(version)}",
+                    QemuBuildError, "{item}: FAILED {error}", to_stderr=False)
 
 
 def _lock(builds: QemuBuilds, versions: list[str]) -> int:

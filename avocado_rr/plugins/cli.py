@@ -43,40 +43,39 @@ class ReplayDump(CLICmd):
         return dumpcli.run(_namespace(config))
 
 
-class ReplayAssets(CLICmd):
+class _CacheCommand(CLICmd):
+    """An ``avocado-rr`` subcommand on the asset cache, as an Avocado one;
+    ``module`` has ``add_arguments`` and ``run``."""
+
+    module = None
+
+    def configure(self, parser):
+        parser = super().configure(parser)
+        self.module.add_arguments(parser)
+
+    def run(self, config):
+        args = _namespace(config)
+        if not args.cache_dir:      # [replay] cache_dir of the config files
+            args.cache_dir = config.get("replay.cache_dir")
+        return self.module.run(args)
+
+
+class ReplayAssets(_CacheCommand):
     """``avocado replay-assets list|fetch|verify|lock``."""
 
     name = "replay-assets"
     description = ("List, pre-fetch, verify and lock the kernels and other "
                    "assets of the replay tests (avocado-rr assets)")
-
-    def configure(self, parser):
-        parser = super().configure(parser)
-        assetscli.add_arguments(parser)
-
-    def run(self, config):
-        args = _namespace(config)
-        if not args.cache_dir:      # [replay] cache_dir of the config files
-            args.cache_dir = config.get("replay.cache_dir")
-        return assetscli.run(args)
+    module = assetscli
 
 
-class ReplayQemu(CLICmd):
+class ReplayQemu(_CacheCommand):
     """``avocado replay-qemu list|fetch|verify|lock|path``."""
 
     name = "replay-qemu"
     description = ("List, fetch, verify and lock Debian's builds of the QEMU "
                    "versions under test (avocado-rr qemu)")
-
-    def configure(self, parser):
-        parser = super().configure(parser)
-        qemucli.add_arguments(parser)
-
-    def run(self, config):
-        args = _namespace(config)
-        if not args.cache_dir:      # [replay] cache_dir of the config files
-            args.cache_dir = config.get("replay.cache_dir")
-        return qemucli.run(args)
+    module = qemucli
 
 
 class ReplayRunOptions(CLI):

@@ -134,7 +134,7 @@ def test_find_qemu_offline_names_the_version_and_the_fix(monkeypatch,
                                                          tmp_path):
     monkeypatch.setenv("AVOCADO_RR_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("AVOCADO_RR_OFFLINE", "1")
-    monkeypatch.setattr(qemu_builds, "_DEFAULT", None)
+    qemu_builds.default_builds.cache_clear()
     with pytest.raises(qemu_binary.QemuNotFound,
                        match=r"QEMU 11\.1 is not in the asset cache.*"
                        r"avocado-rr qemu fetch 11\.1"):
@@ -142,4 +142,4 @@ def test_find_qemu_offline_names_the_version_and_the_fix(monkeypatch,
     monkeypatch.setenv("AVOCADO_RR_QEMU_VERSION", "11.1")
     with pytest.raises(qemu_binary.QemuNotFound, match=r"QEMU 11\.1"):
         qemu_binary.find_qemu("x86_64")
-    monkeypatch.setattr(qemu_builds, "_DEFAULT", None)
+    qemu_builds.default_builds.cache_clear()

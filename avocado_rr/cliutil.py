@@ -1,0 +1,30 @@
+"""What the ``avocado-rr`` subcommands print, the same way everywhere."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` (a header first) as left-aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(col.ljust(w) for col, w in zip(row, widths)).rstrip())
+
+
+def run_each(items: Iterable[str], action: Callable[[str], str],
+             errors: type[BaseException] | tuple[type[BaseException], ...],
+             failure: str = "error: {error}", to_stderr: bool = True) -> int:
+    """Print ``action(item)`` for each item; an ``errors`` exception is
+    printed with ``failure`` (``{item}``, ``{error}``) and the next item
+    goes on. Returns 1 when any item failed, else 0."""
+    failed = 0
+    for item in items:
+        try:
+            print(action(item))
+        except errors as exc:
+            print(failure.format(item=item, error=exc),
+                  file=sys.stderr if to_stderr else sys.stdout)
+            failed += 1
+    return 1 if failed else 0
