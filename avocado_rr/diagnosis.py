@@ -24,7 +24,9 @@ import shlex
 from dataclasses import dataclass, field
 
 from avocado_rr import replaylog
+from avocado_rr.pair import Recording
 from avocado_rr.replaylog.render import text_line
+from avocado_rr.verdict import Verdict
 
 #: events shown on each side of the replay's position
 CONTEXT = 8
@@ -152,7 +154,8 @@ def file_hashes(paths: list[str | None]) -> dict[str, str]:
     return hashes
 
 
-def report_text(verdict, recording, replay_argv: list[str],
+def report_text(verdict: Verdict, recording: Recording | None,
+                replay_argv: list[str],
                 position: LogPosition | None,
                 trace_diff: str | None = None) -> str:
     """The divergence report, as written to ``report.txt``."""
@@ -189,8 +192,8 @@ def report_text(verdict, recording, replay_argv: list[str],
     return "\n".join(lines) + "\n"
 
 
-def write_bundle(outdir: str, verdict, recording, replay_argv: list[str],
-                 position: LogPosition | None,
+def write_bundle(outdir: str, verdict: Verdict, recording: Recording | None,
+                 replay_argv: list[str], position: LogPosition | None,
                  trace_diff: str | None = None) -> str:
     """Write report.txt, repro.sh and assets.json; return the report path."""
     report = os.path.join(outdir, "report.txt")

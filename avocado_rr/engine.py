@@ -36,178 +36,35 @@ import os
 import shlex
 import signal
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Pattern
 
 from avocado_rr import diagnosis, replaylog
 from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
                                 read_transcript)
-from avocado_rr.errors import AvocadoRRError
 from avocado_rr.machine import MachineError, QemuMachine
+# the pair's data lives in avocado_rr.pair; imported from here too
+from avocado_rr.pair import (BootSpec, OtherQemu, RecordFailed, Recording,
+                             ReplayOutcome, check_same_qemu, qemu_argv,
+                             replay_stop_icount)
+from avocado_rr.pair import summarize_log as _summarize
 from avocado_rr.qemu_binary import QemuBinary
 from avocado_rr.verdict import (Check, Verdict, compare_consoles,
                                 parse_replay_error)
 
 LOG = logging.getLogger("avocado_rr.engine")
 
+__all__ = ["BootSpec", "LOG_WRITE_ERROR", "MAX_LOG_BYTES", "OtherQemu",
+           "RRFILE", "RecordFailed", "RecordReplay", "Recording",
+           "ReplayOutcome", "check_same_qemu", "qemu_argv",
+           "replay_stop_icount"]
+
+#: the engine's former name of :class:`avocado_rr.pair.ReplayOutcome`
+_ReplayOutcome = ReplayOutcome
+
 #: File names inside a pair's directory
 RRFILE = "replay.bin"
 #: A recording whose log grows past this before its pattern is runaway
 MAX_LOG_BYTES = 1 << 30
-
-
-@dataclass
-class BootSpec:
-    """What to boot; the same for the recording and the replay."""
-
-    arch: str
-    machine: str
-    kernel: str
-    append: str = ""
-    cpu: str | None = None
-    memory: str = "512"
-    initrd: str | None = None
-    dtb: str | None = None
-    shift: int = 7
-    #: extra QEMU arguments, appended as given
-    extra_args: list[str] = field(default_factory=list)
-    #: add ``-net none`` (no default NIC), unless the extra args set up one
-    net_none: bool = True
-    #: QEMU trace event patterns (``-trace enable=``) for both phases
-    trace: list[str] = field(default_factory=list)
-    #: QEMU ``-d`` log items for both phases, e.g. "exec,nochain"
-    debug_flags: str | None = None
-    #: ``-icount rrsnapshot=``: the recording saves a VM snapshot of this
-    #: name at its start, the replay loads it (``replay-seek`` needs it);
-    #: the extra args must then hold a writable qcow2 drive for it
-    rrsnapshot: str | None = None
-
-    @property
-    def traced(self) -> bool:
-        return bool(self.trace or self.debug_flags)
-
-    def qemu_args(self) -> list[str]:
-        """The machine part of the command line (no rr, console or QMP)."""
-        args = ["-nodefaults", "-display", "none", "-no-reboot",
-                "-machine", self.machine, "-m", str(self.memory)]
-        if self.cpu:
-            args += ["-cpu", self.cpu]
-        args += ["-kernel", self.kernel]
-        if self.initrd:
-            args += ["-initrd", self.initrd]
-        if self.dtb:
-            args += ["-dtb", self.dtb]
-        if self.append:
-            args += ["-append", self.append]
-        if self.net_none:
-            args += ["-net", "none"]
-        return args + list(self.extra_args)
-
-
-def qemu_argv(qemu: QemuBinary, spec: BootSpec, mode: str, rrfile: str,
-              console: str, rrsnapshot: str | None = None,
-              trace_file: str | None = None) -> list[str]:
-    """The full QEMU command line of one phase (QMP excepted).
-
-    Both phases differ only in ``rr=`` and in the host paths of the console
-    and trace files, so what the guest sees is identical.
-    """
-    icount = f"shift={spec.shift},rr={mode},rrfile={rrfile}"
-    rrsnapshot = rrsnapshot or spec.rrsnapshot
-    if rrsnapshot:
-        icount += f",rrsnapshot={rrsnapshot}"
-    trace = []
-    if spec.traced and trace_file:
-        trace += ["-D", trace_file]
-        if spec.debug_flags:
-            trace += ["-d", spec.debug_flags]
-        for pattern in spec.trace:
-            trace += ["-trace", f"enable={pattern}"]
-    return ([qemu.path, "-S"] + spec.qemu_args() + trace +
-            ["-chardev", f"file,id=console,path={console}",
-             "-serial", "chardev:console",
-             "-icount", icount])
-
-
-@dataclass
-class Recording:
-    """A finished recording and what the replay is checked against.
-
-    Saved as ``<rrfile>.json`` beside the log, so that a replay can be run
-    later, by another process, from the files alone.
-    """
-
-    rrfile: str
-    spec: BootSpec
-    qemu_path: str
-    qemu_version: str
-    #: icount at the stop point (after the pattern)
-    icount: int
-    console: str
-    argv: list[str]
-    pattern: str
-    record_time: float
-    #: console bytes written up to the stop point
-    console_bytes: int = 0
-    #: icount when the recording ended; the log's INSTRUCTION sum
-    final_icount: int = 0
-    exitcode: int | None = None
-
-    @property
-    def sidecar(self) -> str:
-        return self.rrfile + ".json"
-
-    def save(self) -> None:
-        with open(self.sidecar, "w", encoding="utf-8") as out:
-            json.dump(asdict(self), out, indent=2)
-
-    @classmethod
-    def load(cls, rrfile: str) -> "Recording":
-        path = rrfile + ".json"
-        try:
-            with open(path, encoding="utf-8") as sidecar:
-                data = json.load(sidecar)
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{path}: no recording metadata beside {rrfile}; record "
-                f"with 'avocado-rr record --rrfile {rrfile}'") from None
-        data["spec"] = BootSpec(**data["spec"])
-        recording = cls(**data)
-        # the files may have moved together since the recording
-        recording.rrfile = os.path.abspath(rrfile)
-        recording.console = rrfile + ".console"
-        return recording
-
-
-class RecordFailed(AvocadoRRError):
-    """The recording could not be made; carries the verdict."""
-
-    def __init__(self, verdict: Verdict):
-        super().__init__(verdict.reason)
-        self.verdict = verdict
-
-
-class OtherQemu(AvocadoRRError):
-    """A replay asked of another QEMU than the one that recorded the log."""
-
-
-def check_same_qemu(recording: "Recording", qemu: QemuBinary) -> None:
-    """Refuse to replay ``recording`` with another QEMU build than its own.
-
-    A replay log is only meaningful to the QEMU build that wrote it: 10.0
-    stalls at icount 0 on a 7.2 log, 11.1 refuses its version. The
-    sidecar holds the recording's ``--version`` line.
-
-    :raises OtherQemu: naming both versions and how to try it anyway.
-    """
-    if recording.qemu_version and recording.qemu_version != \
-            qemu.version_line:
-        raise OtherQemu(
-            f"{recording.rrfile} was recorded by {recording.qemu_version!r}"
-            f" ({recording.qemu_path}); this replay would run "
-            f"{qemu.version_line!r} ({qemu.path}): a replay log replays "
-            f"only on the QEMU build that recorded it (pass "
-            f"--allow-other-qemu to try anyway)")
 
 
 def _write_cmdline(path: str, argv: list[str]) -> None:
@@ -507,13 +364,13 @@ class RecordReplay:
 
     def _drive_replay(self, machine: QemuMachine, target: int,
                       timeout: float, stall_timeout: float,
-                      progress) -> "_ReplayOutcome":
+                      progress) -> "ReplayOutcome":
         deadline = time.monotonic() + timeout
         last_icount, last_progress = -1, time.monotonic()
         while True:
             stopped = machine.wait_event("STOP", 0.5) is not None
             if not machine.is_running():
-                return _ReplayOutcome("exited", last_icount
+                return ReplayOutcome("exited", last_icount
                                       if last_icount >= 0 else None)
             try:
                 icount = machine.cmd("query-replay")["icount"]
@@ -531,16 +388,16 @@ class RecordReplay:
                 except (MachineError, TimeoutError):
                     status = "unknown"
                 if status not in ("running", "unknown"):
-                    return _ReplayOutcome("stopped", icount)
+                    return ReplayOutcome("stopped", icount)
             if now - last_progress > stall_timeout:
                 self.log.info("replay: no icount progress for %.1fs at %s of "
                               "%d", now - last_progress, icount, target)
-                return _ReplayOutcome("stalled", icount)
+                return ReplayOutcome("stalled", icount)
             if now > deadline:
-                return _ReplayOutcome("timeout", icount)
+                return ReplayOutcome("timeout", icount)
 
     def _judge(self, recording: Recording, console: str,
-               machine: QemuMachine, outcome: "_ReplayOutcome",
+               machine: QemuMachine, outcome: "ReplayOutcome",
                log: "replaylog.LogSummary | replaylog.ReplayLogError",
                verdict: Verdict) -> None:
         stderr = machine.stderr
@@ -666,33 +523,6 @@ class RecordReplay:
                            qemu_version=self.qemu.version_line)
 
 
-def replay_stop_icount(
-        recording: Recording,
-        log: "replaylog.LogSummary | replaylog.ReplayLogError | None" = None
-        ) -> int:
-    """Where a replay of ``recording`` stops: its stop icount, or the
-    log's quit where QEMU logged the quit before the last instructions
-    (see the module's docstring).
-
-    :param log: the log's summary, if already made
-    """
-    if log is None:
-        log = _summarize(recording.rrfile)
-    if (isinstance(log, replaylog.LogSummary) and
-            log.shutdown_icount is not None):
-        return min(recording.icount, log.shutdown_icount)
-    return recording.icount
-
-
-def _summarize(rrfile: str
-               ) -> "replaylog.LogSummary | replaylog.ReplayLogError":
-    """The log's summary, or the error that stopped its reading."""
-    try:
-        return replaylog.summarize(rrfile)
-    except replaylog.ReplayLogError as details:
-        return details
-
-
 def _describe_log(rrfile: str) -> str:
     """What a (possibly unfinished) log is made of, for a verdict."""
     try:
@@ -758,11 +588,3 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             return f"was killed by signal {-code}"
     return f"exited with {code}"
-
-
-@dataclass
-class _ReplayOutcome:
-    #: "stopped" (paused at the break or the log's end), "exited",
-    #: "stalled" or "timeout"
-    state: str
-    icount: int | None
