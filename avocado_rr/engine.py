@@ -20,12 +20,12 @@ A pair goes like this:
    processes the quit first and can never execute them.  The replay then
    stops at the quit, short of the recorded icount by exactly that tail
    (which the log shows);
-3. **judge**: the console transcripts up to the stop point must be
-   byte-identical (a console write logs the instruction count, so the
-   console at the log's quit is the console at the stop point), the
-   replay icount must equal the log's quit icount (the recorded stop
-   icount but for that tail), and the recorded stop icount must equal the
-   sum of the INSTRUCTION events in the log.
+3. **judge** (:func:`avocado_rr.judge.judge`): the console transcripts up
+   to the stop point must be byte-identical (a console write logs the
+   instruction count, so the console at the log's quit is the console at
+   the stop point), the replay icount must equal the log's quit icount
+   (the recorded stop icount but for that tail), and the recorded stop
+   icount must equal the sum of the INSTRUCTION events in the log.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ import os
 import shlex
 import signal
 import time
+from dataclasses import replace
 from typing import Callable, Iterable, Pattern
 
 from avocado_rr import diagnosis, replaylog
-from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
-                                read_transcript)
+from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, ConsoleWatcher
+from avocado_rr.judge import ExtraChecks, describe_exit, judge
 from avocado_rr.machine import MachineError, QemuMachine
 # the pair's data lives in avocado_rr.pair; imported from here too
 from avocado_rr.pair import (BootSpec, OtherQemu, RecordFailed, Recording,
@@ -48,8 +49,7 @@ from avocado_rr.pair import (BootSpec, OtherQemu, RecordFailed, Recording,
                              replay_stop_icount)
 from avocado_rr.pair import summarize_log as _summarize
 from avocado_rr.qemu_binary import QemuBinary
-from avocado_rr.verdict import (Check, Verdict, compare_consoles,
-                                parse_replay_error)
+from avocado_rr.verdict import Verdict
 
 LOG = logging.getLogger("avocado_rr.engine")
 
@@ -92,6 +92,8 @@ class RecordReplay:
         #: "record" or "replay" while one runs, and where it is
         self._phase: str | None = None
         self._where: dict = {}
+        #: the last recording :meth:`record` made
+        self.recording: Recording | None = None
         os.makedirs(self.outdir, exist_ok=True)
 
     def path(self, name: str) -> str:
@@ -220,6 +222,7 @@ class RecordReplay:
         self.log.info("record: icount %d in %.2fs, log %d bytes", icount,
                       elapsed, os.path.getsize(rrfile))
         self._phase = None
+        self.recording = recording
         return recording
 
     def _record_failure(self, match, machine: QemuMachine, pattern: str,
@@ -230,7 +233,7 @@ class RecordReplay:
         elif match.kind == "exited":
             stderr = machine.stderr.strip()[-500:]
             ended = ("was stopped by avocado-rr" if machine.exitcode is None
-                     else _describe_exit(machine.exitcode))
+                     else describe_exit(machine.exitcode))
             reason = (f"QEMU {ended} while recording, before {pattern!r} "
                       f"appeared" + (f": {stderr!r}" if stderr else "") +
                       f"; partial log {rrfile} kept: {_describe_log(rrfile)}")
@@ -246,30 +249,24 @@ class RecordReplay:
     # -- replay ---------------------------------------------------------
     def replay(self, recording: Recording, timeout: float = 120.0,
                stall_timeout: float = 5.0,
-               progress: Callable[[int, int], None] | None = None) -> Verdict:
-        """Replay ``recording`` up to its icount and judge the result."""
+               progress: Callable[[int, int], None] | None = None,
+               extra_checks: ExtraChecks | None = None) -> Verdict:
+        """Replay ``recording`` up to its icount and judge the result.
+
+        :param extra_checks: more checks for :func:`avocado_rr.judge.judge`
+        """
+        argv = self.replay_argv(recording, trace=True)
         console = self.path("replay-console.log")
         trace_file = self.path("replay-trace.log")
-        argv = qemu_argv(self.qemu, recording.spec, "replay",
-                         recording.rrfile, console, trace_file=trace_file)
         start = time.monotonic()
-        verdict = Verdict("pass", recorded_icount=recording.icount,
-                          final_icount=recording.final_icount,
-                          record_time=recording.record_time,
-                          qemu_version=self.qemu.version_line)
         log = _summarize(recording.rrfile)
         stop_at = replay_stop_icount(recording, log)
-        verdict.log_stop_icount = stop_at
         self._phase = "replay"
         self._where = {"recording": recording, "argv": argv,
                        "trace_file": trace_file, "target": stop_at,
                        "icount": None}
-        machine = self._launch(argv, "replay")
+        machine = self.launch_replay(argv)
         try:
-            # a replayed quit pauses instead of ending QEMU, so the stop
-            # point can be read whichever of the quit and the break
-            # comes first when they are at the same icount
-            machine.cmd("set-action", shutdown="pause")
             machine.cmd("replay-break", icount=stop_at)
             machine.cmd("cont")
             # a stopped (SIGSTOP) or wedged QEMU must not block the
@@ -277,22 +274,86 @@ class RecordReplay:
             machine.set_qmp_timeout(min(1.0, stall_timeout / 4))
             outcome = self._drive_replay(machine, stop_at, timeout,
                                          stall_timeout, progress)
-            verdict.replay_icount = outcome.icount
         finally:
             # nothing of a replay needs an orderly exit
             self.close(grace=0)
-        verdict.replay_time = time.monotonic() - start
-        self._judge(recording, console, machine, outcome, log, verdict)
+        outcome = replace(outcome, console=console, stderr=machine.stderr,
+                          exitcode=machine.exitcode,
+                          replay_time=time.monotonic() - start)
+        verdict = judge(recording, outcome, log, self.qemu.version_line,
+                        extra_checks)
         if not verdict.passed and not self.interrupted:
-            self._diagnose(verdict, recording, argv, trace_file)
-        if not verdict.passed and recording.qemu_version and \
-                recording.qemu_version != self.qemu.version_line:
-            verdict.reason = (f"recorded by {recording.qemu_version}, "
-                              f"replayed by {self.qemu.version_line}: "
-                              f"{verdict.reason}")
-        self._save_verdict(verdict, recording, console)
+            verdict = self._diagnose(verdict, recording, argv, trace_file)
+        if not self.interrupted:
+            self._write_verdict(verdict)
         self._phase = None
         return verdict
+
+    def replay_argv(self, recording: Recording, name: str = "replay",
+                    trace: bool = False) -> list[str]:
+        """The command line of a replay of ``recording`` named ``name``:
+        its console goes to ``<name>-console.log`` (with ``trace``, QEMU's
+        trace to ``<name>-trace.log``) in the pair's directory."""
+        return qemu_argv(self.qemu, recording.spec, "replay",
+                         recording.rrfile, self.path(f"{name}-console.log"),
+                         trace_file=(self.path(f"{name}-trace.log")
+                                     if trace else None))
+
+    def launch_replay(self, argv: list[str], name: str = "replay"
+                      ) -> QemuMachine:
+        """Start a replay QEMU (paused, as :meth:`close` ends it).
+
+        Its shutdown action is ``pause``: a replayed quit pauses instead of
+        ending QEMU, so the stop point can be read whichever of the quit
+        and a break comes first when they are at the same icount.
+        """
+        machine = self._launch(argv, name)
+        try:
+            machine.cmd("set-action", shutdown="pause")
+        except BaseException:
+            self.close(grace=0)
+            raise
+        return machine
+
+    def run_to(self, machine: QemuMachine, icount: int,
+               timeout: float = 120.0, stall_timeout: float = 10.0) -> int:
+        """Let a paused replay run to ``icount`` (``replay-break``) and
+        wait until it stops (:meth:`wait_paused`); its icount."""
+        machine.cmd("replay-break", icount=icount)
+        machine.cmd("cont")
+        return self.wait_paused(machine, icount, timeout, stall_timeout)
+
+    def seek(self, machine: QemuMachine, icount: int,
+             timeout: float = 120.0, stall_timeout: float = 10.0) -> int:
+        """``replay-seek`` a paused replay to ``icount`` (backwards, QEMU
+        loads the recording's snapshot and replays from it) and wait until
+        it stops (:meth:`wait_paused`); its icount."""
+        machine.cmd("replay-seek", icount=icount)
+        return self.wait_paused(machine, icount, timeout, stall_timeout)
+
+    def wait_paused(self, machine: QemuMachine, target: int,
+                    timeout: float = 120.0,
+                    stall_timeout: float = 10.0) -> int:
+        """Wait until a running replay stops (at ``target``, its break, or
+        at the log's end); its icount.
+
+        :raises MachineError: QEMU exited
+        :raises TimeoutError: the replay made no progress for
+            ``stall_timeout`` seconds, or still ran after ``timeout``
+        """
+        outcome = self._drive_replay(machine, target, timeout,
+                                     stall_timeout, None)
+        if outcome.state == "stopped":
+            self.log.info("%s: paused at icount %s", machine.name,
+                          outcome.icount)
+            return outcome.icount
+        if outcome.state == "exited":
+            raise MachineError(f"QEMU exited at icount {outcome.icount}")
+        if outcome.state == "stalled":
+            raise TimeoutError(f"no progress at icount {outcome.icount} of "
+                               f"{target}")
+        raise TimeoutError(f"still at icount {outcome.icount} of {target} "
+                           f"after {timeout}s")
 
     def interrupt(self, why: str, verdict: str = "timeout"
                   ) -> Verdict | None:
@@ -312,66 +373,71 @@ class RecordReplay:
         self.close()
         if phase is None:
             return None
-        result = Verdict(verdict, qemu_version=self.qemu.version_line)
         if phase == "record":
             rrfile = where["rrfile"]
-            result.reason = (f"{why} while recording, before "
-                             f"{where['pattern']!r} appeared; partial log "
-                             f"{rrfile} kept: {_describe_log(rrfile)}")
+            result = Verdict(
+                verdict, f"{why} while recording, before "
+                f"{where['pattern']!r} appeared; partial log {rrfile} "
+                f"kept: {_describe_log(rrfile)}",
+                qemu_version=self.qemu.version_line)
         else:
             recording, icount = where["recording"], where["icount"]
-            result.recorded_icount = recording.icount
-            result.final_icount = recording.final_icount
-            result.record_time = recording.record_time
-            result.log_stop_icount = where["target"]
-            result.replay_icount = icount
             share = 100.0 * (icount or 0) / max(recording.icount, 1)
-            result.reason = (
+            result = Verdict(
+                verdict,
                 f"{why} during the replay, at icount {icount} of "
                 f"{recording.icount} ({share:.1f}%)" if icount is not None
                 else f"{why} during the replay, before it reported any "
-                     f"progress (recorded icount {recording.icount})")
+                     f"progress (recorded icount {recording.icount})",
+                recorded_icount=recording.icount,
+                final_icount=recording.final_icount,
+                replay_icount=icount, log_stop_icount=where["target"],
+                record_time=recording.record_time,
+                qemu_version=self.qemu.version_line)
             try:
-                self._diagnose(result, recording, where["argv"],
-                               where["trace_file"])
+                result = self._diagnose(result, recording, where["argv"],
+                                        where["trace_file"])
             except Exception as details:  # pylint: disable=broad-except
                 self.log.info("no report for the interrupted replay: %s",
                               details)
             if result.event_index is not None:
-                result.reason += (f", log event {result.event_index} "
-                                  f"({result.event_name})")
+                result = replace(result, reason=(
+                    f"{result.reason}, log event {result.event_index} "
+                    f"({result.event_name})"))
         self._write_verdict(result)
         return result
 
     def _diagnose(self, verdict: Verdict, recording: Recording,
-                  argv: list[str], trace_file: str) -> None:
-        """Locate the failure in the log and write the failure bundle."""
+                  argv: list[str], trace_file: str) -> Verdict:
+        """Locate the failure in the log and write the failure bundle;
+        ``verdict`` with the log event and the report's path."""
         icount = verdict.replay_icount
         if verdict.replay_error and verdict.replay_error.icount is not None:
             icount = verdict.replay_error.icount
         position = diagnosis.locate(recording.rrfile, icount)
-        verdict.event_index = position.event_index
-        verdict.event_name = position.event_name
+        verdict = replace(verdict, event_index=position.event_index,
+                          event_name=position.event_name)
         trace_diff = None
         if recording.spec.traced and os.path.exists(trace_file):
             trace_diff = diagnosis.diff_traces(recording.rrfile + ".trace",
                                                trace_file)
-        verdict.report = diagnosis.write_bundle(
+        report = diagnosis.write_bundle(
             self.outdir, verdict, recording, argv, position, trace_diff)
         for line in diagnosis.report_text(verdict, recording, argv, position,
                                           trace_diff).splitlines():
             self.log.info("%s", line)
+        return replace(verdict, report=report)
 
     def _drive_replay(self, machine: QemuMachine, target: int,
                       timeout: float, stall_timeout: float,
-                      progress) -> "ReplayOutcome":
+                      progress) -> ReplayOutcome:
         deadline = time.monotonic() + timeout
         last_icount, last_progress = -1, time.monotonic()
         while True:
             stopped = machine.wait_event("STOP", 0.5) is not None
             if not machine.is_running():
                 return ReplayOutcome("exited", last_icount
-                                      if last_icount >= 0 else None)
+                                     if last_icount >= 0 else None)
             try:
                 icount = machine.cmd("query-replay")["icount"]
             except (MachineError, TimeoutError):
@@ -396,95 +462,10 @@ class RecordReplay:
             if now > deadline:
                 return ReplayOutcome("timeout", icount)
 
-    def _judge(self, recording: Recording, console: str,
-               machine: QemuMachine, outcome: "ReplayOutcome",
-               log: "replaylog.LogSummary | replaylog.ReplayLogError",
-               verdict: Verdict) -> None:
-        stderr = machine.stderr
-        verdict.replay_error = parse_replay_error(stderr)
-        verdict.log_size = os.path.getsize(recording.rrfile)
-        recorded = read_transcript(recording.console)
-        recorded = recorded[:recording.console_bytes]
-        replayed = read_transcript(console)
-        diff = compare_consoles(recorded, replayed)
-        verdict.console_equal = diff is None
-        verdict.console_diff = diff
-        if diff is None:
-            detail = f"{len(recorded)} bytes identical"
-        elif recorded.startswith(replayed):
-            detail = (f"the replay's {len(replayed)} bytes match the "
-                      f"recording's first bytes, but it stopped short of "
-                      f"the recorded {len(recorded)}")
-        else:
-            detail = (f"line {diff.line_number} differs: recorded "
-                      f"{diff.recorded_line!r}, replayed "
-                      f"{diff.replayed_line!r}")
-        verdict.checks.append(Check("console", diff is None, detail))
-        stop_at = verdict.log_stop_icount
-        detail = f"replay {outcome.icount}, recorded {recording.icount}"
-        if stop_at != recording.icount:
-            detail += (f"; the log's quit is at icount {stop_at}: QEMU "
-                       f"logged the recording's last "
-                       f"{recording.icount - stop_at} instructions after "
-                       f"it, and no replay runs them")
-        verdict.checks.append(Check("replay icount",
-                                    outcome.icount == stop_at, detail))
-        if isinstance(log, replaylog.ReplayLogError):
-            verdict.checks.append(Check("log icount", False,
-                                        f"unreadable log, {type(log).__name__}: "
-                                        f"{log}"))
-        else:
-            summary = log
-            verdict.log_icount = summary.icount
-            verdict.log_events = summary.events
-            verdict.checks.append(Check(
-                "log icount", summary.icount == recording.final_icount,
-                f"log sum {summary.icount}, recorded {recording.final_icount}"
-                f" at the end of the recording"))
-        failed = [check for check in verdict.checks if not check.passed]
-        if outcome.state == "exited" and verdict.replay_error is None:
-            verdict.verdict = "aborted"
-            verdict.reason = (f"QEMU {_describe_exit(machine.exitcode)} "
-                              f"during replay, last seen at icount "
-                              f"{outcome.icount} of {recording.icount}: "
-                              f"{stderr.strip()[-500:]!r}")
-        elif verdict.replay_error is not None:
-            verdict.verdict = "diverged"
-            verdict.reason = f"QEMU: {verdict.replay_error.message}"
-        elif outcome.state == "stalled":
-            verdict.verdict = "stalled"
-            share = 100.0 * (outcome.icount or 0) / max(recording.icount, 1)
-            verdict.reason = (f"replay stopped progressing at icount "
-                              f"{outcome.icount} of {recording.icount} "
-                              f"({share:.1f}%) while QEMU was still alive")
-        elif outcome.state == "timeout":
-            verdict.verdict = "timeout"
-            verdict.reason = (f"replay still running at icount "
-                              f"{outcome.icount} of {recording.icount} "
-                              f"when the time limit was reached")
-        elif (isinstance(log, replaylog.UnknownVersion) and
-              [check.name for check in failed] == ["log icount"]):
-            # the replay agreed on everything avocado-rr could check; the
-            # log's format is what it cannot read: not the replay's fault
-            verdict.verdict = "tool-limitation"
-            verdict.reason = (f"avocado-rr cannot read this replay log "
-                              f"({log.reason}): console and replay icount "
-                              f"matched, the log icount was not checked")
-        elif failed:
-            verdict.verdict = "diverged"
-            verdict.reason = "; ".join(f"{c.name} check failed: {c.detail}"
-                                       for c in failed)
-
-    def _save_verdict(self, verdict: Verdict, recording: Recording,
-                      console: str) -> None:
-        verdict.artifacts = {
-            "rrfile": recording.rrfile,
-            "record_console": recording.console,
-            "replay_console": console,
-            "record_cmdline": shlex.join(recording.argv),
-        }
+    def _record_failed(self, verdict: Verdict) -> Verdict:
         if not self.interrupted:
             self._write_verdict(verdict)
+        return verdict
 
     def _write_verdict(self, verdict: Verdict) -> None:
         try:
@@ -501,21 +482,31 @@ class RecordReplay:
               timeout: float = 120.0, stall_timeout: float = 5.0,
               rrfile: str | None = None,
               progress: Callable[[int, int], None] | None = None,
-              max_log_bytes: int = MAX_LOG_BYTES) -> Verdict:
-        """Record, replay, judge. Record failures become verdicts too."""
+              max_log_bytes: int = MAX_LOG_BYTES,
+              between: Callable[[Recording], Verdict | None] | None = None,
+              extra_checks: ExtraChecks | None = None) -> Verdict:
+        """Record, replay, judge. Record failures become verdicts too.
+
+        :param between: called with the recording before the replay
+            starts; a verdict it returns ends the pair (e.g. a
+            ``record-failed`` of a workload that went wrong)
+        :param extra_checks: more checks of the replay (see :meth:`replay`)
+        """
         try:
             recording = self.record(spec, pattern, failure_patterns, timeout,
                                     rrfile, max_log_bytes)
         except RecordFailed as failure:
-            if not self.interrupted:
-                self._write_verdict(failure.verdict)
-            return failure.verdict
+            return self._record_failed(failure.verdict)
         except (MachineError, OSError) as details:
             # OSError: the output dir could not be written (full disk...)
             return Verdict("record-failed", str(details),
                            qemu_version=self.qemu.version_line)
+        verdict = between(recording) if between is not None else None
+        if verdict is not None:
+            return self._record_failed(verdict)
         try:
-            return self.replay(recording, timeout, stall_timeout, progress)
+            return self.replay(recording, timeout, stall_timeout, progress,
+                               extra_checks)
         except MachineError as details:
             return Verdict("aborted", str(details),
                            recorded_icount=recording.icount,
@@ -579,12 +570,3 @@ def _log_complete(rrfile: str, final_icount: int) -> bool:
     log = _summarize(rrfile)
     return (isinstance(log, replaylog.LogSummary) and log.clean_end and
             log.icount == final_icount)
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with {code}"

@@ -31,18 +31,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shlex
 import socket
-import time
 
 from avocado_rr import assets, devices
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, read_transcript
 from avocado_rr.download import sha256_file
-from avocado_rr.engine import (BootSpec, Recording, RecordFailed,
-                               RecordReplay, qemu_argv, replay_stop_icount)
+from avocado_rr.engine import RecordReplay
 from avocado_rr.guest import cidata, initramfs, markers
 from avocado_rr.httpserve import FileServer, payload
-from avocado_rr.machine import MachineError, QemuMachine
+from avocado_rr.machine import MachineError
+from avocado_rr.pair import (BootSpec, Recording, ReplayOutcome,
+                             replay_stop_icount)
 from avocado_rr.test import CONSOLES, ReplayTestBase
 from avocado_rr.verdict import Check, Verdict
 
@@ -191,6 +190,10 @@ class ReplayLinuxTest(ReplayTestBase):
                                 ) -> tuple[Verdict, Recording | None]:
         """Record, stop the HTTP server, replay, judge; FAIL on a mismatch.
 
+        The engine's pair (:meth:`RecordReplay.check`), with the Linux
+        layer between its phases (:meth:`_between_phases`) and in its
+        judgement (:meth:`_replay_checks`).
+
         :param keep_log: keep the replay log even if the pair passes (for
             more replays of it, e.g. :meth:`run_seek_check`)
         """
@@ -204,27 +207,23 @@ class ReplayLinuxTest(ReplayTestBase):
             self.error(f"could not prepare the guest: {details}")
         self.rr = RecordReplay(self.qemu, self.outputdir, log=self.log)
         self._log_cmdline_features(spec)
-        recording = None
         wall = max(self.timeout / 2 - 10, 10)
         try:
-            recording = self.rr.record(spec, FINAL_PATTERN,
-                                       self.failure_patterns, timeout=wall)
-        except RecordFailed as failure:
-            verdict = failure.verdict
-        except MachineError as details:
-            verdict = Verdict("record-failed", str(details),
-                              qemu_version=self.qemu.version_line)
+            verdict = self.rr.check(
+                spec, FINAL_PATTERN, self.failure_patterns, timeout=wall,
+                stall_timeout=float(self._harness_setting(
+                    "stall_timeout", self.stall_timeout)),
+                progress=self._log_progress, between=self._between_phases,
+                extra_checks=self._replay_checks)
         finally:
             self._stop_server()
-        if recording is not None:
-            verdict = self._replay(recording, wall)
         keep, self.keep_artifacts = self.keep_artifacts, (
             self.keep_artifacts or keep_log)
         try:
             self.conclude(verdict)
         finally:
             self.keep_artifacts = keep
-        return verdict, recording
+        return verdict, self.rr.recording
 
     def _stop_server(self) -> None:
         server, self.server = getattr(self, "server", None), None
@@ -239,11 +238,14 @@ class ReplayLinuxTest(ReplayTestBase):
             self.log.info("HTTP server stopped after answering %s; "
                           "127.0.0.1:%d %s", server.requests, port, state)
 
-    def _replay(self, recording: Recording, wall: float) -> Verdict:
+    def _between_phases(self, recording: Recording) -> Verdict | None:
+        """After the recording: stop the HTTP server (the replay must do
+        without it), check the recorded workload, restore the disk; a
+        ``record-failed`` verdict when the workload went wrong."""
+        self._stop_server()
         expected = self.expected_markers()
-        recorded = read_transcript(recording.console)
-        recorded = recorded[:recording.console_bytes]
-        problem = markers.check_markers(recorded, expected)
+        problem = markers.check_markers(recording.recorded_console(),
+                                        expected)
         image_ok = sha256_file(self.disk_image) == self.disk_sha256
         if problem or not image_ok:
             reason = (f"the recorded workload went wrong: {problem}"
@@ -262,31 +264,22 @@ class ReplayLinuxTest(ReplayTestBase):
             # rrsnapshot the snapshot in the overlay restores it)
             devices.make_overlay(self.disk_image, self.overlay_path(),
                                  self.disk_format)
-        try:
-            verdict = self.rr.replay(
-                recording, timeout=wall,
-                stall_timeout=float(self._harness_setting(
-                    "stall_timeout", self.stall_timeout)),
-                progress=self._log_progress)
-        except MachineError as details:
-            return Verdict("aborted", str(details),
-                           recorded_icount=recording.icount,
-                           record_time=recording.record_time,
-                           qemu_version=self.qemu.version_line)
-        replayed = read_transcript(self.rr.path("replay-console.log"))
-        problem = markers.check_markers(replayed, expected)
-        verdict.checks.append(Check(
-            "markers", problem is None,
-            problem or f"all {len(expected)} markers in order"))
+        return None
+
+    def _replay_checks(self, recording: Recording,
+                       outcome: ReplayOutcome) -> list[Check]:
+        """The Linux checks of a replay, judged with the engine's: every
+        marker in order, the disk image unchanged."""
+        expected = self.expected_markers()
+        problem = markers.check_markers(read_transcript(outcome.console),
+                                        expected)
         image_ok = sha256_file(self.disk_image) == self.disk_sha256
-        verdict.checks.append(Check(
-            "disk image", image_ok,
-            f"sha256 {'unchanged' if image_ok else 'changed'} after both "
-            f"phases"))
-        if verdict.passed and not (problem is None and image_ok):
-            verdict.verdict = "diverged"
-            verdict.reason = problem or "the replay modified the disk image"
-        return verdict
+        return [Check("markers", problem is None,
+                      problem or f"all {len(expected)} markers in order"),
+                Check("disk image", image_ok,
+                      f"sha256 {'unchanged' if image_ok else 'changed'} "
+                      f"after both phases")]
+
 
     def _log_cmdline_features(self, spec: BootSpec) -> None:
         """Say which record/replay devices the command lines carry."""
@@ -318,27 +311,19 @@ class ReplayLinuxTest(ReplayTestBase):
         """
         if not recording.spec.rrsnapshot:
             self.error("run_seek_check needs a recording with rrsnapshot")
-        recorded = read_transcript(recording.console)
-        recorded = recorded[:recording.console_bytes]
+        recorded = recording.recorded_console()
         target = replay_stop_icount(recording)
         middle = int(target * fraction)
-        console = os.path.join(self.outputdir, "seek-console.log")
-        argv = qemu_argv(self.qemu, recording.spec, "replay",
-                         recording.rrfile, console)
-        with open(os.path.join(self.outputdir, "seek-cmdline.txt"), "w",
-                  encoding="utf-8") as out:
-            out.write(shlex.join(argv) + "\n")
-        machine = QemuMachine(argv, self.outputdir, "seek")
-        self._seek_machine = machine
+        rr = self.rr
+        argv = rr.replay_argv(recording, "seek")
+        console = rr.path("seek-console.log")
+        stall = max(self.stall_timeout, 10.0)
         problems = []
+        machine = None
         try:
-            machine.launch()
-            self.log.info("seek: %s", shlex.join(machine.argv))
             # the log's quit may come with the forward seek's break
-            machine.cmd("set-action", shutdown="pause")
-            machine.cmd("replay-break", icount=middle)
-            machine.cmd("cont")
-            at = self._wait_paused(machine, middle)
+            machine = rr.launch_replay(argv, "seek")
+            at = rr.run_to(machine, middle, stall_timeout=stall)
             linear = read_transcript(console)
             self.log.info("seek: break at %d of %d, console %d bytes", at,
                           target, len(linear))
@@ -347,8 +332,7 @@ class ReplayLinuxTest(ReplayTestBase):
             if not recorded.startswith(linear):
                 problems.append("the console at the break is not a prefix "
                                 "of the recorded one")
-            machine.cmd("replay-seek", icount=target)
-            at = self._wait_paused(machine, target)
+            at = rr.seek(machine, target, stall_timeout=stall)
             forward = read_transcript(console)
             self.log.info("seek: forward to %d, console %d bytes", at,
                           len(forward))
@@ -358,8 +342,7 @@ class ReplayLinuxTest(ReplayTestBase):
                 problems.append(f"console after the forward seek: "
                                 f"{len(forward)} bytes, not the recorded "
                                 f"{len(recorded)} bytes")
-            machine.cmd("replay-seek", icount=middle)
-            at = self._wait_paused(machine, middle)
+            at = rr.seek(machine, middle, stall_timeout=stall)
             back = read_transcript(console)
             self.log.info("seek: back to %d, console %d bytes", at, len(back))
             if at != middle:
@@ -371,44 +354,18 @@ class ReplayLinuxTest(ReplayTestBase):
                                 f"expected the {len(linear)} bytes the "
                                 f"recording had at icount {middle}")
         except (MachineError, TimeoutError) as details:
+            stderr = machine.stderr if machine is not None else ""
             problems.append(f"QEMU failed during the seeks: {details}; "
-                            f"stderr {machine.stderr.strip()[-500:]!r}")
+                            f"stderr {stderr.strip()[-500:]!r}")
         finally:
-            machine.kill()
+            rr.close()
         if problems:
             self.fail("replay-seek: " + "; ".join(problems))
         self.log.info("replay-seek: break, forward and backward seeks "
                       "stopped at their icounts with the recorded console")
         self._discard_bulky_artifacts()
 
-    def _wait_paused(self, machine: QemuMachine, target: int,
-                     timeout: float = 120.0) -> int:
-        """Wait until a replay stops (at ``target``); return its icount."""
-        deadline = time.monotonic() + timeout
-        last, last_change = -1, time.monotonic()
-        while True:
-            icount = machine.cmd("query-replay")["icount"]
-            status = machine.cmd("query-status")["status"]
-            if status in ("paused", "shutdown") and icount >= target:
-                self.log.info("seek: %s at icount %d", status, icount)
-                return icount
-            now = time.monotonic()
-            if icount != last:
-                last, last_change = icount, now
-            if not machine.is_running():
-                raise MachineError(f"QEMU exited at icount {last}")
-            if now - last_change > max(self.stall_timeout, 10.0):
-                raise TimeoutError(f"no progress at icount {icount} of "
-                                   f"{target} ({status})")
-            if now > deadline:
-                raise TimeoutError(f"still at icount {icount} of {target} "
-                                   f"after {timeout}s ({status})")
-            time.sleep(0.1)
-
     def tearDown(self):
-        machine = getattr(self, "_seek_machine", None)
-        if machine is not None:
-            machine.kill()
         self._stop_server()
         super().tearDown()
 

@@ -16,6 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from avocado_rr import replaylog
+from avocado_rr.console import read_transcript
 from avocado_rr.errors import AvocadoRRError
 from avocado_rr.qemu_binary import QemuBinary
 from avocado_rr.verdict import Verdict
@@ -122,6 +123,11 @@ class Recording:
     def sidecar(self) -> str:
         return self.rrfile + ".json"
 
+    def recorded_console(self) -> bytes:
+        """The recorded console up to the stop point: what a replay (which
+        stops there) must print."""
+        return read_transcript(self.console)[:self.console_bytes]
+
     def save(self) -> None:
         with open(self.sidecar, "w", encoding="utf-8") as out:
             json.dump(asdict(self), out, indent=2)
@@ -204,9 +210,17 @@ def summarize_log(rrfile: str
 
 @dataclass
 class ReplayOutcome:
-    """How a replay ended, and the icount it had reached."""
+    """How a replay ended, and what it left to judge."""
 
     #: "stopped" (paused at the break or the log's end), "exited",
     #: "stalled" or "timeout"
     state: str
+    #: the icount the replay had reached (None: it never reported one)
     icount: int | None
+    #: the replay's console transcript (a path)
+    console: str | None = None
+    #: QEMU's stderr and exit code (None: alive when it was stopped)
+    stderr: str = ""
+    exitcode: int | None = None
+    #: seconds from the replay's start to its end
+    replay_time: float | None = None
