@@ -18,7 +18,7 @@ from avocado_rr.engine import (BootSpec, OtherQemu, RecordFailed, Recording,
                                RecordReplay, check_same_qemu)
 from avocado_rr.machine import MachineError
 from avocado_rr.qemu_binary import QemuNotFound, find_qemu
-from avocado_rr.verdict import Verdict
+from avocado_rr.verdict import Verdict, VerdictKind
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -173,7 +173,7 @@ def _record(args, engine: RecordReplay, spec: BootSpec) -> int:
                                   rrfile=args.rrfile)
     except RecordFailed as failure:
         return _emit(args, failure.verdict)
-    verdict = Verdict("pass", recorded_icount=recording.icount,
+    verdict = Verdict(VerdictKind.PASS, recorded_icount=recording.icount,
                       final_icount=recording.final_icount,
                       record_time=recording.record_time,
                       log_size=os.path.getsize(recording.rrfile),

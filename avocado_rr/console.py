@@ -13,6 +13,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable, Iterable, Pattern
 
 #: Console lines that mean the boot failed, whatever the test waits for.
@@ -23,12 +24,21 @@ DEFAULT_FAILURE_PATTERNS = (
 )
 
 
+class MatchKind(StrEnum):
+    """How a wait on a console ended (a member is its string)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    #: QEMU ended first
+    EXITED = "exited"
+    TIMEOUT = "timeout"
+
+
 @dataclass
 class ConsoleMatch:
     """The outcome of waiting on a console."""
 
-    #: "success", "failure", "exited" (QEMU ended first) or "timeout"
-    kind: str
+    kind: MatchKind
     #: the pattern that matched, for success and failure
     pattern: str | None = None
     #: the console line that matched
@@ -101,14 +111,14 @@ class ConsoleWatcher:
             for line, end in self._new_lines(final=not running):
                 for text, regex in failure_re:
                     if regex.search(line):
-                        return ConsoleMatch("failure", text, line, end)
+                        return ConsoleMatch(MatchKind.FAILURE, text, line, end)
                 for text, regex in success_re:
                     if regex.search(line):
-                        return ConsoleMatch("success", text, line, end)
+                        return ConsoleMatch(MatchKind.SUCCESS, text, line, end)
             if not running:
-                return ConsoleMatch("exited", offset=self._offset)
+                return ConsoleMatch(MatchKind.EXITED, offset=self._offset)
             if deadline is not None and time.monotonic() >= deadline:
-                return ConsoleMatch("timeout", offset=self._offset)
+                return ConsoleMatch(MatchKind.TIMEOUT, offset=self._offset)
             time.sleep(self.poll_interval)
 
 

@@ -40,16 +40,17 @@ from dataclasses import replace
 from typing import Callable, Iterable, Pattern
 
 from avocado_rr import diagnosis, replaylog
-from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, ConsoleWatcher
+from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
+                                MatchKind)
 from avocado_rr.judge import ExtraChecks, describe_exit, judge
 from avocado_rr.machine import MachineError, QemuMachine
 # the pair's data lives in avocado_rr.pair; imported from here too
 from avocado_rr.pair import (BootSpec, OtherQemu, RecordFailed, Recording,
-                             ReplayOutcome, check_same_qemu, qemu_argv,
-                             replay_stop_icount)
+                             ReplayOutcome, ReplayState, check_same_qemu,
+                             qemu_argv, replay_stop_icount)
 from avocado_rr.pair import summarize_log as _summarize
 from avocado_rr.qemu_binary import QemuBinary
-from avocado_rr.verdict import Verdict
+from avocado_rr.verdict import Verdict, VerdictKind
 
 LOG = logging.getLogger("avocado_rr.engine")
 
@@ -151,21 +152,21 @@ class RecordReplay:
                 [pattern], failure_patterns, timeout,
                 lambda: (machine.is_running() and not log_too_big() and
                          not disk_full()))
-            if match.kind == "exited" and machine.is_running() and \
+            if match.kind == MatchKind.EXITED and machine.is_running() and \
                     disk_full():
                 failure = self._record_failure(match, machine, pattern_text,
                                                timeout, rrfile)
                 self.close()
                 raise RecordFailed(failure)
-            if match.kind == "exited" and machine.is_running():
+            if match.kind == MatchKind.EXITED and machine.is_running():
                 self.close()
                 raise RecordFailed(Verdict(
-                    "record-failed",
+                    VerdictKind.RECORD_FAILED,
                     f"runaway recording: the log grew past "
                     f"{max_log_bytes >> 20} MiB before {pattern_text!r} "
                     f"appeared; {_describe_log(rrfile)}",
                     qemu_version=self.qemu.version_line))
-            if match.kind != "success":
+            if match.kind != MatchKind.SUCCESS:
                 raise RecordFailed(self._record_failure(match, machine,
                                                         pattern_text,
                                                         timeout, rrfile))
@@ -180,7 +181,7 @@ class RecordReplay:
                 problem = _log_write_problem(rrfile, machine.stderr,
                                              machine.exitcode)
                 raise RecordFailed(Verdict(
-                    "record-failed",
+                    VerdictKind.RECORD_FAILED,
                     (f"{problem}; " if problem else "") +
                     f"QEMU ended right after {pattern_text!r} appeared, "
                     f"before it could be stopped (wait for an earlier line, "
@@ -201,7 +202,7 @@ class RecordReplay:
             # never replay a half-written log: its replay would look like
             # a divergence
             raise RecordFailed(Verdict(
-                "record-failed",
+                VerdictKind.RECORD_FAILED,
                 f"{problem}; the recording is unusable and was not "
                 f"replayed (log kept: {_describe_log(rrfile)})",
                 qemu_version=self.qemu.version_line))
@@ -215,7 +216,7 @@ class RecordReplay:
             recording.save()
         except OSError as details:
             raise RecordFailed(Verdict(
-                "record-failed",
+                VerdictKind.RECORD_FAILED,
                 f"cannot save the recording's metadata {recording.sidecar}"
                 f": {details}", qemu_version=self.qemu.version_line)) \
                 from details
@@ -227,10 +228,10 @@ class RecordReplay:
 
     def _record_failure(self, match, machine: QemuMachine, pattern: str,
                         timeout: float, rrfile: str) -> Verdict:
-        if match.kind == "failure":
+        if match.kind == MatchKind.FAILURE:
             reason = (f"recording hit failure pattern {match.pattern!r}: "
                       f"{match.line.strip()!r}")
-        elif match.kind == "exited":
+        elif match.kind == MatchKind.EXITED:
             stderr = machine.stderr.strip()[-500:]
             ended = ("was stopped by avocado-rr" if machine.exitcode is None
                      else describe_exit(machine.exitcode))
@@ -244,7 +245,7 @@ class RecordReplay:
                                      machine.exitcode)
         if problem:
             reason = f"{problem}; {reason}"
-        return Verdict("record-failed", reason, qemu_version=self.qemu.version_line)
+        return Verdict(VerdictKind.RECORD_FAILED, reason, qemu_version=self.qemu.version_line)
 
     # -- replay ---------------------------------------------------------
     def replay(self, recording: Recording, timeout: float = 120.0,
@@ -343,19 +344,20 @@ class RecordReplay:
         """
         outcome = self._drive_replay(machine, target, timeout,
                                      stall_timeout, None)
-        if outcome.state == "stopped":
+        if outcome.state == ReplayState.STOPPED:
             self.log.info("%s: paused at icount %s", machine.name,
                           outcome.icount)
             return outcome.icount
-        if outcome.state == "exited":
+        if outcome.state == ReplayState.EXITED:
             raise MachineError(f"QEMU exited at icount {outcome.icount}")
-        if outcome.state == "stalled":
+        if outcome.state == ReplayState.STALLED:
             raise TimeoutError(f"no progress at icount {outcome.icount} of "
                                f"{target}")
         raise TimeoutError(f"still at icount {outcome.icount} of {target} "
                            f"after {timeout}s")
 
-    def interrupt(self, why: str, verdict: str = "timeout"
+    def interrupt(self, why: str,
+                  verdict: VerdictKind = VerdictKind.TIMEOUT
                   ) -> Verdict | None:
         """End the pair from another thread and say where it was.
 
@@ -436,7 +438,7 @@ class RecordReplay:
         while True:
             stopped = machine.wait_event("STOP", 0.5) is not None
             if not machine.is_running():
-                return ReplayOutcome("exited", last_icount
+                return ReplayOutcome(ReplayState.EXITED, last_icount
                                      if last_icount >= 0 else None)
             try:
                 icount = machine.cmd("query-replay")["icount"]
@@ -454,13 +456,13 @@ class RecordReplay:
                 except (MachineError, TimeoutError):
                     status = "unknown"
                 if status not in ("running", "unknown"):
-                    return ReplayOutcome("stopped", icount)
+                    return ReplayOutcome(ReplayState.STOPPED, icount)
             if now - last_progress > stall_timeout:
                 self.log.info("replay: no icount progress for %.1fs at %s of "
                               "%d", now - last_progress, icount, target)
-                return ReplayOutcome("stalled", icount)
+                return ReplayOutcome(ReplayState.STALLED, icount)
             if now > deadline:
-                return ReplayOutcome("timeout", icount)
+                return ReplayOutcome(ReplayState.TIMEOUT, icount)
 
     def _record_failed(self, verdict: Verdict) -> Verdict:
         if not self.interrupted:
@@ -499,7 +501,7 @@ class RecordReplay:
             return self._record_failed(failure.verdict)
         except (MachineError, OSError) as details:
             # OSError: the output dir could not be written (full disk...)
-            return Verdict("record-failed", str(details),
+            return Verdict(VerdictKind.RECORD_FAILED, str(details),
                            qemu_version=self.qemu.version_line)
         verdict = between(recording) if between is not None else None
         if verdict is not None:
@@ -508,7 +510,7 @@ class RecordReplay:
             return self.replay(recording, timeout, stall_timeout, progress,
                                extra_checks)
         except MachineError as details:
-            return Verdict("aborted", str(details),
+            return Verdict(VerdictKind.ABORTED, str(details),
                            recorded_icount=recording.icount,
                            record_time=recording.record_time,
                            qemu_version=self.qemu.version_line)

@@ -26,9 +26,9 @@ from typing import Callable
 
 from avocado_rr import replaylog
 from avocado_rr.console import read_transcript
-from avocado_rr.pair import (Recording, ReplayOutcome, replay_stop_icount,
-                             summarize_log)
-from avocado_rr.verdict import (Check, Verdict, compare_consoles,
+from avocado_rr.pair import (Recording, ReplayOutcome, ReplayState,
+                             replay_stop_icount, summarize_log)
+from avocado_rr.verdict import (Check, Verdict, VerdictKind, compare_consoles,
                                 parse_replay_error)
 
 #: more checks of a replay, made after it ended: ``(recording, outcome)``
@@ -75,7 +75,7 @@ def judge(recording: Recording, outcome: ReplayOutcome,
     if extra_checks is not None:
         checks += extra_checks(recording, outcome)
     kind, reason = _classify(recording, outcome, log, replay_error, checks)
-    if kind != "pass" and recording.qemu_version and \
+    if kind != VerdictKind.PASS and recording.qemu_version and \
             recording.qemu_version != qemu_version:
         reason = (f"recorded by {recording.qemu_version}, replayed by "
                   f"{qemu_version}: {reason}")
@@ -108,37 +108,38 @@ def _console_detail(recorded: bytes, replayed: bytes, diff) -> str:
 
 
 def _classify(recording: Recording, outcome: ReplayOutcome, log,
-              replay_error, checks: list[Check]) -> tuple[str, str]:
+              replay_error, checks: list[Check]
+              ) -> tuple[VerdictKind, str]:
     """The verdict's kind and reason; the first that applies wins."""
     failed = [check for check in checks if not check.passed]
-    if outcome.state == "exited" and replay_error is None:
-        return "aborted", (f"QEMU {describe_exit(outcome.exitcode)} during "
-                           f"replay, last seen at icount {outcome.icount} of "
-                           f"{recording.icount}: "
-                           f"{outcome.stderr.strip()[-500:]!r}")
+    if outcome.state == ReplayState.EXITED and replay_error is None:
+        return VerdictKind.ABORTED, (
+            f"QEMU {describe_exit(outcome.exitcode)} during replay, last "
+            f"seen at icount {outcome.icount} of {recording.icount}: "
+            f"{outcome.stderr.strip()[-500:]!r}")
     if replay_error is not None:
-        return "diverged", f"QEMU: {replay_error.message}"
-    if outcome.state == "stalled":
+        return VerdictKind.DIVERGED, f"QEMU: {replay_error.message}"
+    if outcome.state == ReplayState.STALLED:
         share = 100.0 * (outcome.icount or 0) / max(recording.icount, 1)
-        return "stalled", (f"replay stopped progressing at icount "
-                           f"{outcome.icount} of {recording.icount} "
-                           f"({share:.1f}%) while QEMU was still alive")
-    if outcome.state == "timeout":
-        return "timeout", (f"replay still running at icount "
-                           f"{outcome.icount} of {recording.icount} when "
-                           f"the time limit was reached")
+        return VerdictKind.STALLED, (
+            f"replay stopped progressing at icount {outcome.icount} of "
+            f"{recording.icount} ({share:.1f}%) while QEMU was still alive")
+    if outcome.state == ReplayState.TIMEOUT:
+        return VerdictKind.TIMEOUT, (
+            f"replay still running at icount {outcome.icount} of "
+            f"{recording.icount} when the time limit was reached")
     if (isinstance(log, replaylog.UnknownVersion) and
             [check.name for check in failed] == ["log icount"]):
         # the replay agreed on everything avocado-rr could check; the
         # log's format is what it cannot read: not the replay's fault
-        return "tool-limitation", (
+        return VerdictKind.TOOL_LIMITATION, (
             f"avocado-rr cannot read this replay log ({log.reason}): "
             f"console and replay icount matched, the log icount was not "
             f"checked")
     if failed:
-        return "diverged", "; ".join(f"{c.name} check failed: {c.detail}"
-                                     for c in failed)
-    return "pass", ""
+        return VerdictKind.DIVERGED, "; ".join(
+            f"{c.name} check failed: {c.detail}" for c in failed)
+    return VerdictKind.PASS, ""
 
 
 def describe_exit(code: int | None) -> str:

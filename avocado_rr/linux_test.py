@@ -43,7 +43,7 @@ from avocado_rr.machine import MachineError
 from avocado_rr.pair import (BootSpec, Recording, ReplayOutcome,
                              replay_stop_icount)
 from avocado_rr.test import CONSOLES, ReplayTestBase
-from avocado_rr.verdict import Check, Verdict
+from avocado_rr.verdict import Check, Verdict, VerdictKind
 
 DISK_SIZE = 64 << 20
 DISK_KIB = 256
@@ -252,7 +252,7 @@ class ReplayLinuxTest(ReplayTestBase):
                       if problem else
                       f"the disk image {self.disk_image} was modified by "
                       f"the recording")
-            return Verdict("record-failed", reason,
+            return Verdict(VerdictKind.RECORD_FAILED, reason,
                            recorded_icount=recording.icount,
                            record_time=recording.record_time,
                            qemu_version=self.qemu.version_line)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from avocado_rr import replaylog
 from avocado_rr.console import read_transcript
@@ -208,13 +209,24 @@ def summarize_log(rrfile: str
         return details
 
 
+class ReplayState(StrEnum):
+    """How a replay ended (a member is its string)."""
+
+    #: paused at the break or at the log's end
+    STOPPED = "stopped"
+    #: QEMU exited
+    EXITED = "exited"
+    #: no icount progress for the stall timeout
+    STALLED = "stalled"
+    #: still running at the time limit
+    TIMEOUT = "timeout"
+
+
 @dataclass
 class ReplayOutcome:
     """How a replay ended, and what it left to judge."""
 
-    #: "stopped" (paused at the break or the log's end), "exited",
-    #: "stalled" or "timeout"
-    state: str
+    state: ReplayState
     #: the icount the replay had reached (None: it never reported one)
     icount: int | None
     #: the replay's console transcript (a path)
@@ -224,3 +236,6 @@ class ReplayOutcome:
     exitcode: int | None = None
     #: seconds from the replay's start to its end
     replay_time: float | None = None
+
+    def __post_init__(self):
+        self.state = ReplayState(self.state)

@@ -39,7 +39,7 @@ from avocado_rr import assets, settings
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import BootSpec, RecordReplay
 from avocado_rr.qemu_binary import QemuBinary, QemuNotFound, find_qemu
-from avocado_rr.verdict import Verdict
+from avocado_rr.verdict import Verdict, VerdictKind
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,9 @@ class ReplayTestBase(Test):
         elapsed = time.monotonic() - self._started
         if elapsed >= float(self.timeout) - 1:
             why, kind = (f"Avocado's test timeout ({float(self.timeout):g}s)"
-                         f" was reached", "timeout")
+                         f" was reached", VerdictKind.TIMEOUT)
         else:
-            why, kind = "the test was interrupted", "aborted"
+            why, kind = "the test was interrupted", VerdictKind.ABORTED
         verdict = self.rr.interrupt(why, kind)
         if verdict is not None:
             self._publish(verdict)

@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
-#: Every verdict a record/replay pair can end in.  ``tool-limitation``:
-#: avocado-rr could not check the pair (a replay log format it does not
-#: know), though nothing it could check failed; neither a pass nor a
-#: divergence.
-VERDICTS = ("pass", "diverged", "stalled", "aborted", "record-failed",
-            "timeout", "tool-limitation")
+
+class VerdictKind(StrEnum):
+    """Every verdict a record/replay pair can end in.
+
+    A member is its string (``VerdictKind.PASS == "pass"``, in JSON and
+    f-strings too), so verdicts read back from JSON compare equal.
+    """
+
+    PASS = "pass"
+    #: console or icount differ, or QEMU reported a replay error
+    DIVERGED = "diverged"
+    #: the replay stopped advancing while QEMU was alive
+    STALLED = "stalled"
+    #: QEMU died during the replay
+    ABORTED = "aborted"
+    #: no usable recording was made
+    RECORD_FAILED = "record-failed"
+    #: the pair's own time limit, or Avocado's test timeout
+    TIMEOUT = "timeout"
+    #: avocado-rr could not check the pair (a replay log format it does
+    #: not know), though nothing it could check failed; neither a pass nor
+    #: a divergence
+    TOOL_LIMITATION = "tool-limitation"
+
+
+#: Every verdict a record/replay pair can end in, as strings
+VERDICTS = tuple(kind.value for kind in VerdictKind)
 
 #: QEMU replay error messages (7.2 and later) that mean the replay left
 #: the recorded path.  Later releases add "(insn total T/L left, event E
@@ -119,7 +141,7 @@ class Check:
 class Verdict:
     """The outcome of a record/replay pair (JSON-friendly)."""
 
-    verdict: str
+    verdict: VerdictKind
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
     #: icount of the recording at the stop point (the replay's target)
@@ -147,9 +169,14 @@ class Verdict:
     report: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self):
+        # a plain string (JSON, callers of old) becomes its kind; an
+        # unknown one raises ValueError
+        self.verdict = VerdictKind(self.verdict)
+
     @property
     def passed(self) -> bool:
-        return self.verdict == "pass"
+        return self.verdict == VerdictKind.PASS
 
     @property
     def overhead(self) -> float | None:

@@ -1,7 +1,11 @@
 """Console comparison and QEMU replay-error parsing."""
 
-from avocado_rr.verdict import (Verdict, compare_consoles,
-                                parse_replay_error)
+import json
+
+import pytest
+
+from avocado_rr.verdict import (VERDICTS, Verdict, VerdictKind,
+                                compare_consoles, parse_replay_error)
 
 
 def test_identical_consoles_have_no_diff():
@@ -53,3 +57,18 @@ def test_verdict_overhead_and_dict():
     assert verdict.overhead == 1.5
     assert verdict.to_dict()["overhead"] == 1.5
     assert Verdict("diverged").overhead is None
+
+
+def test_verdict_kinds_are_their_strings():
+    assert VERDICTS == ("pass", "diverged", "stalled", "aborted",
+                        "record-failed", "timeout", "tool-limitation")
+    verdict = Verdict("record-failed", "no pattern")
+    assert verdict.verdict is VerdictKind.RECORD_FAILED
+    assert verdict.verdict == "record-failed"
+    assert f"{verdict.verdict}" == str(verdict.verdict) == "record-failed"
+    assert {"record-failed": 1}[verdict.verdict] == 1
+    assert json.loads(json.dumps(verdict.to_dict()))["verdict"] == \
+        "record-failed"
+    assert verdict.summary().startswith("verdict: record-failed (")
+    with pytest.raises(ValueError):
+        Verdict("no-such-verdict")
