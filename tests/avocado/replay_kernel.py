@@ -20,7 +20,8 @@ from avocado_rr.test import KnownFailure, ReplayKernelTest
 MALTA_RUNAWAY = KnownFailure(
     versions=((7, 2),), verdict="record-failed", match="runaway recording",
     reason="QEMU 7.2 malta: recording intermittently livelocks in timer "
-           "checkpoints before the kernel console comes up",
+           "checkpoints before the kernel console comes up (seen on 7.2 "
+           "only; docs/findings.md has its rate and the other versions)",
     intermittent=True)
 
 #: Malta's Linux calibrates its clock against the RTC; on the host clock
@@ -189,7 +190,8 @@ class Ppc64Powernv(ReplayKernelTest):
         match="Bad icount read",
         reason="QEMU 7.2 powernv: skiboot dies under rr=record with "
                "'Raised interrupt while not in I/O function', then 'Bad "
-               "icount read', before Linux starts")
+               "icount read', before Linux starts (seen on 7.2 only: 10.0 "
+               "and 11.1 record and replay it, docs/findings.md)")
 
     def test_record_replay(self):
         self.run_record_replay()

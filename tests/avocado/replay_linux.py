@@ -113,7 +113,9 @@ class Aarch64VirtTxBh(ReplayLinuxTest):
         intermittent=True,
         reason="QEMU 7.2 virtio-net tx=bh: recordings complete, but most "
                "replays hang at the guest's first TCP exchange (3 of 4 in "
-               "docs/linux-cases.md); tx=timer replays cleanly")
+               "docs/linux-cases.md); tx=timer replays cleanly. Seen on "
+               "7.2 only: 10.0 and 11.1 passed it in every run "
+               "(docs/findings.md, QEMU versions)")
 
     def test_disk_net_iso(self):
         self.run_linux_record_replay()
@@ -133,7 +135,9 @@ class I386PcPlainCdrom(ReplayLinuxTest):
         reason="QEMU 7.2: reads of a cdrom without blkreplay complete at "
                "host-dependent times the log does not carry; 1 of 2 i386 "
                "pc replays hung before the kernel's first line "
-               "(docs/linux-cases.md); behind blkreplay every run replayed")
+               "(docs/linux-cases.md); behind blkreplay every run replayed. "
+               "Seen on 7.2 only: 10.0 and 11.1 passed it in every run "
+               "(docs/findings.md, QEMU versions)")
 
     def test_disk_net_iso(self):
         self.run_linux_record_replay()
