@@ -175,13 +175,7 @@ def report_text(verdict: Verdict, recording: Recording | None,
             lines += ["", "log around the replay's position:"]
             lines += [f"  {line}" for line in position.excerpt]
         lines.append("")
-    for check in verdict.checks:
-        lines.append(f"[{'ok' if check.passed else 'FAIL'}] {check.name}: "
-                     f"{check.detail}")
-    if verdict.console_diff is not None:
-        lines += ["", verdict.console_diff.describe()]
-    if verdict.replay_error is not None:
-        lines += ["", f"QEMU replay error: {verdict.replay_error.message}"]
+    lines += verdict.finding_lines(spaced=True)
     if trace_diff:
         lines += ["", trace_diff]
     lines += ["", f"QEMU: {verdict.qemu_version}"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
 
@@ -192,15 +192,51 @@ class Verdict:
         data["icount"] = self.replay_icount
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Verdict | None":
+        """The verdict :meth:`to_dict` made ``data`` of (in verdict.json
+        or a test's whiteboard); None when ``data`` holds no verdict.
+
+        Keys that are not fields (``overhead`` and ``icount``, which
+        :meth:`to_dict` derives, or what a test adds beside the verdict)
+        are left out.
+
+        :raises ValueError: an unknown verdict kind
+        """
+        if not isinstance(data, dict) or "verdict" not in data:
+            return None
+        known = {item.name for item in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["checks"] = [Check(**check)
+                            for check in values.get("checks") or ()]
+        if values.get("console_diff") is not None:
+            values["console_diff"] = ConsoleDiff(**values["console_diff"])
+        if values.get("replay_error") is not None:
+            values["replay_error"] = ReplayError(**values["replay_error"])
+        values["artifacts"] = dict(values.get("artifacts") or {})
+        return cls(**values)
+
+    def finding_lines(self, indent: str = "", spaced: bool = False
+                      ) -> list[str]:
+        """The checks, the first console difference and QEMU's replay
+        error: the part of the verdict's account that :meth:`summary` and
+        the report (:func:`avocado_rr.diagnosis.report_text`) share.
+
+        :param indent: put before each check
+        :param spaced: an empty line before the console difference and
+            before the replay error
+        """
+        gap = [""] if spaced else []
+        lines = [f"{indent}[{'ok' if check.passed else 'FAIL'}] "
+                 f"{check.name}: {check.detail}" for check in self.checks]
+        if self.console_diff is not None:
+            lines += gap + [self.console_diff.describe()]
+        if self.replay_error is not None:
+            lines += gap + [f"QEMU replay error: {self.replay_error.message}"]
+        return lines
+
     def summary(self) -> str:
         """A human-readable multi-line account of the verdict."""
         lines = [f"verdict: {self.verdict}" +
                  (f" ({self.reason})" if self.reason else "")]
-        for check in self.checks:
-            lines.append(f"  [{'ok' if check.passed else 'FAIL'}] "
-                         f"{check.name}: {check.detail}")
-        if self.console_diff:
-            lines.append(self.console_diff.describe())
-        if self.replay_error:
-            lines.append(f"QEMU replay error: {self.replay_error.message}")
-        return "\n".join(lines)
+        return "\n".join(lines + self.finding_lines(indent="  "))

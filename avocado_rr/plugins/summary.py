@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from xml.sax.saxutils import escape
 
 from avocado.core.output import LOG_UI
@@ -30,20 +31,11 @@ from avocado.core.plugin_interfaces import Result
 
 from avocado_rr import matrix
 from avocado_rr.plugins.init import SUMMARY_NAMESPACE
+from avocado_rr.verdict import Verdict
 
 JSON_NAME = "replay-summary.json"
 SVG_NAME = "replay-summary.svg"
 MATRIX_SVG_NAME = "replay-matrix.svg"
-
-#: the whiteboard/verdict keys a row takes over, as row keys
-VERDICT_KEYS = {
-    "arch": "arch", "machine": "machine", "cpu": "cpu",
-    "verdict": "verdict", "reason": "reason",
-    "record_time": "record_time", "replay_time": "replay_time",
-    "overhead": "overhead", "recorded_icount": "icount",
-    "log_events": "events", "log_size": "log_size",
-    "qemu_version": "qemu_version",
-}
 
 
 def _verdict_data(state: Mapping) -> dict:
@@ -73,19 +65,42 @@ def _tag(state: Mapping, key: str) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
+#: the row of a test that left no verdict (not a record/replay test)
+_NO_VERDICT = SimpleNamespace(
+    verdict=None, reason=None, record_time=None, replay_time=None,
+    overhead=None, recorded_icount=None, log_events=None, log_size=None,
+    qemu_version=None)
+
+
+def _verdict(data: Mapping) -> Verdict | None:
+    """The verdict in ``data``; None for none, or one it cannot read."""
+    try:
+        return Verdict.from_dict(dict(data))
+    except (TypeError, ValueError):
+        return None
+
+
 def test_row(state: Mapping) -> dict:
-    """One summary row from an ``end_test`` state."""
+    """One summary row from an ``end_test`` state.
+
+    ``icount`` is the recorded icount (the replay's target), ``events``
+    the log's event count.
+    """
     test_id = state.get("name")
     row = {"test": str(test_id), "status": state.get("status"),
            "time": state.get("time_elapsed"), "logdir": state.get("logdir")}
     data = _verdict_data(state)
-    for source, key in VERDICT_KEYS.items():
-        row[key] = data.get(source)
+    # what the test wrote beside its verdict, else its tags
     for key in ("arch", "machine", "cpu"):
+        row[key] = data.get(key)
         if row[key] is None:
             row[key] = _tag(state, key)
-    if row["overhead"] is None and row["record_time"] and row["replay_time"]:
-        row["overhead"] = row["replay_time"] / row["record_time"]
+    verdict = _verdict(data) or _NO_VERDICT
+    row.update(verdict=verdict.verdict, reason=verdict.reason,
+               record_time=verdict.record_time,
+               replay_time=verdict.replay_time, overhead=verdict.overhead,
+               icount=verdict.recorded_icount, events=verdict.log_events,
+               log_size=verdict.log_size, qemu_version=verdict.qemu_version)
     return row
 
 

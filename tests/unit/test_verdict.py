@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from avocado_rr.verdict import (VERDICTS, Verdict, VerdictKind,
+from avocado_rr.verdict import (VERDICTS, Check, Verdict, VerdictKind,
                                 compare_consoles, parse_replay_error)
 
 
@@ -72,3 +72,42 @@ def test_verdict_kinds_are_their_strings():
     assert verdict.summary().startswith("verdict: record-failed (")
     with pytest.raises(ValueError):
         Verdict("no-such-verdict")
+
+
+def _failed_verdict():
+    diff = compare_consoles(b"a\r\nb\r\n", b"a\r\nc\r\n")
+    return Verdict(
+        "diverged", "QEMU: Missing character write event",
+        checks=[Check("console", False, "line 2 differs"),
+                Check("replay icount", True, "replay 5, recorded 5")],
+        recorded_icount=5, replay_icount=5, console_equal=False,
+        console_diff=diff, record_time=1.0, replay_time=2.0,
+        replay_error=parse_replay_error("Missing character write event"),
+        artifacts={"rrfile": "/x/replay.bin"})
+
+
+def test_verdict_from_its_dict():
+    verdict = _failed_verdict()
+    data = json.loads(json.dumps(verdict.to_dict()))
+    data.update(arch="x86_64", machine="pc", cpu=None, qemu="/usr/bin/q")
+    again = Verdict.from_dict(data)
+    assert again == verdict
+    assert again.to_dict() == verdict.to_dict()
+    assert Verdict.from_dict({"arch": "x86_64"}) is None
+    with pytest.raises(ValueError):
+        Verdict.from_dict({"verdict": "no-such-verdict"})
+
+
+def test_summary_and_report_share_the_findings():
+    verdict = _failed_verdict()
+    assert verdict.summary().splitlines() == [
+        "verdict: diverged (QEMU: Missing character write event)",
+        "  [FAIL] console: line 2 differs",
+        "  [ok] replay icount: replay 5, recorded 5",
+        *verdict.console_diff.describe().splitlines(),
+        "QEMU replay error: Missing character write event"]
+    assert verdict.finding_lines(spaced=True) == [
+        "[FAIL] console: line 2 differs",
+        "[ok] replay icount: replay 5, recorded 5",
+        "", verdict.console_diff.describe(),
+        "", "QEMU replay error: Missing character write event"]
