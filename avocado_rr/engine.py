@@ -1,6 +1,6 @@
 """Record a QEMU run, replay it, and judge whether the replay reproduced it.
 
-This module is the engine behind :class:`avocado_rr.test.ReplayKernelTest`
+This module is the engine behind :class:`avocado_rr.testing.kernel.ReplayKernelTest`
 and the ``avocado-rr`` command; it does not depend on Avocado.
 
 A pair goes like this:

@@ -103,7 +103,7 @@ def summarize(rows: list[dict]) -> list[dict]:
 
     A run passes when its verdict is ``pass`` and Avocado says PASS; any
     other run is a failure, ``known`` when Avocado said WARN (a known
-    failure that reproduced, see avocado_rr.test.KnownFailure).
+    failure that reproduced, see avocado_rr.testing.known_failure.KnownFailure).
     """
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:

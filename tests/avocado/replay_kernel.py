@@ -2,7 +2,7 @@
 #
 # Each case records a kernel boot until a console line, replays it to the
 # recorded instruction count and checks that the replay reproduced the
-# console transcript and the icount totals (avocado_rr.test).
+# console transcript and the icount totals (avocado_rr.testing.kernel).
 #
 # The kernels come from Debian packages (configs/assets.yaml); no initrd,
 # so the boots end in the root-mount panic, just after the line waited for.
@@ -10,7 +10,8 @@
 
 import re
 
-from avocado_rr.test import KnownFailure, ReplayKernelTest
+from avocado_rr.testing.kernel import ReplayKernelTest
+from avocado_rr.testing.known_failure import KnownFailure
 
 #: QEMU 7.2 malta recordings intermittently run away before the kernel
 #: prints anything: seen once with the RTC on the host clock (mipsel, 1.4 GB

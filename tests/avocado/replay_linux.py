@@ -6,13 +6,13 @@
 # a file over virtio-net + filter-replay from an HTTP server the test runs
 # on 127.0.0.1, and powers off.  The recording runs to the guest's last
 # marker; the server is then stopped and the replay must reproduce console,
-# icount and every marker from the log alone (avocado_rr.linux_test).
+# icount and every marker from the log alone (avocado_rr.testing.linux).
 #
 # QEMU 7.2 hazards are variants of their own, never skipped: virtio-net's
 # default tx=bh and a cdrom outside blkreplay hang some replays.
 
-from avocado_rr.linux_test import ReplayLinuxTest
-from avocado_rr.test import KnownFailure
+from avocado_rr.testing.linux import ReplayLinuxTest
+from avocado_rr.testing.known_failure import KnownFailure
 
 #: a replay that hangs is ended by the stall watchdog
 STALLED = "replay stopped progressing"

@@ -66,7 +66,7 @@ def test_timeout_leaves_no_qemu(tmp_path):
 
 #: a kernel case that records and replays in about a second each
 QUICK_CASE = '''
-from avocado_rr.test import ReplayKernelTest
+from avocado_rr.testing.kernel import ReplayKernelTest
 
 
 class Quick(ReplayKernelTest):

@@ -1,7 +1,7 @@
 """Which verdicts a KnownFailure accepts, on which QEMU versions."""
 
 from avocado_rr.qemu_binary import QemuBinary
-from avocado_rr.test import KnownFailure
+from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.verdict import ReplayError, Verdict
 
 S390X = KnownFailure(versions=((7, 2),), verdict="record-failed",

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 MIXED = textwrap.dedent('''\
     from avocado import Test
-    from avocado_rr.test import ReplayKernelTest
+    from avocado_rr.testing.kernel import ReplayKernelTest
 
 
     class Plain(Test):

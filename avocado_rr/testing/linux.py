@@ -42,7 +42,7 @@ from avocado_rr.httpserve import FileServer, payload
 from avocado_rr.machine import MachineError
 from avocado_rr.pair import (BootSpec, Recording, ReplayOutcome,
                              replay_stop_icount)
-from avocado_rr.test import CONSOLES, ReplayTestBase
+from avocado_rr.testing.kernel import CONSOLES, ReplayTestBase
 from avocado_rr.verdict import Check, Verdict, VerdictKind
 
 DISK_SIZE = 64 << 20
