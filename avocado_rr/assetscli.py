@@ -6,12 +6,11 @@ Mounted by avocado_rr.cli; also runnable as ``python -m avocado_rr.assetscli``.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from avocado_rr.assets import (UPDATE_ENV, AssetError, Catalogue,
                                QEMU_TO_DEBIAN)
-from avocado_rr.cliutil import print_table, run_each
+from avocado_rr.cliutil import print_table, run_each, standalone
 from avocado_rr.download import StderrProgress
 
 
@@ -116,11 +115,7 @@ def _lock(cat: Catalogue, names: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m avocado_rr.assetscli``."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    parser = argparse.ArgumentParser(prog="avocado-rr assets",
-                                     description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return standalone("avocado-rr assets", __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
@@ -28,3 +30,15 @@ def run_each(items: Iterable[str], action: Callable[[str], str],
                   file=sys.stderr if to_stderr else sys.stdout)
             failed += 1
     return 1 if failed else 0
+
+
+def standalone(prog: str, doc: str,
+               add_arguments: Callable[[argparse.ArgumentParser], None],
+               run: Callable[[argparse.Namespace], int],
+               argv: list[str] | None = None) -> int:
+    """Run a subcommand module as its own program (``python -m ...``)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog=prog,
+                                     description=doc.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -7,11 +7,10 @@ as ``python -m avocado_rr.qemucli``.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from avocado_rr.assets import UPDATE_ENV
-from avocado_rr.cliutil import print_table, run_each
+from avocado_rr.cliutil import print_table, run_each, standalone
 from avocado_rr.download import StderrProgress
 from avocado_rr.qemu_builds import QemuBuildError, QemuBuilds
 
@@ -104,11 +103,7 @@ def _path(builds: QemuBuilds, versions: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m avocado_rr.qemucli``."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    parser = argparse.ArgumentParser(prog="avocado-rr qemu",
-                                     description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return standalone("avocado-rr qemu", __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":
