@@ -27,6 +27,7 @@ Usage: PYTHONPATH=. build/venv/bin/python benchmarks/soak.py
        (CASE: an avocado reference, e.g.
         tests/avocado/replay_kernel.py:X86_64Pc=50)
        PYTHONPATH=. build/venv/bin/python benchmarks/soak.py --report RUN.json
+           [RUN2.json ...]      (saved runs of the same code, pooled)
 """
 
 from __future__ import annotations
@@ -192,6 +193,28 @@ def report_text(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pool(docs: list[dict]) -> dict:
+    """Saved runs of the same code as one: their rows, rounds numbered on
+    from run to run, the summary made again."""
+    codes = {doc["code"] for doc in docs}
+    if len(codes) > 1:
+        sys.exit(f"cannot pool runs of different code: "
+                 f"{', '.join(sorted(codes))}")
+    rows, offset = [], 0
+    for doc in docs:
+        rows += [dict(row, round=row.get("round", 0) + offset)
+                 for row in doc["rows"]]
+        offset += max((row.get("round", 0) for row in doc["rows"]),
+                      default=0)
+    first = docs[0]
+    return dict(first, name="+".join(doc["name"] for doc in docs),
+                commit="+".join(dict.fromkeys(doc["commit"] for doc in docs)),
+                rounds=sum(doc["rounds"] for doc in docs),
+                complete=all(doc.get("complete", True) for doc in docs),
+                wall_s=sum(doc["wall_s"] for doc in docs), rows=rows,
+                summary=summarize(rows))
+
+
 # -- running -----------------------------------------------------------------
 
 def kernel_cases() -> list[str]:
@@ -304,13 +327,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="names the results files")
     parser.add_argument("--job-timeout", type=float, default=7200,
                         help="seconds one round's avocado run may take")
-    parser.add_argument("--report", metavar="JSON",
-                        help="run nothing: print a saved run's report again")
+    parser.add_argument("--report", metavar="JSON", nargs="+",
+                        help="run nothing: print the report of saved runs "
+                             "(several: of the same code, taken together)")
     args = parser.parse_args(argv)
     if args.report:
-        doc = json.loads(Path(args.report).read_text())
-        doc["summary"] = summarize(doc["rows"])
-        print(report_text(doc), end="")
+        print(report_text(pool([json.loads(Path(path).read_text())
+                                for path in args.report])), end="")
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
     saved = []

@@ -112,3 +112,27 @@ def test_table_has_one_row_per_case_with_the_interval():
 def test_parse_plan_takes_counts_per_case():
     plan = soak.parse_plan(["a.py:A=50", "a.py:B"], runs=7)
     assert plan == {"a.py:A": 50, "a.py:B": 7}
+
+
+def _doc(name, rows, code="c1", rounds=2):
+    return {"name": name, "commit": "abc", "code": code, "rounds": rounds,
+            "complete": True, "wall_s": 60.0, "rows": rows,
+            "summary": soak.summarize(rows)}
+
+
+def test_pool_adds_the_runs_of_saved_soaks_of_the_same_code():
+    first = _doc("a", [dict(_row("X86_64Pc", "pass", "PASS"), round=r)
+                       for r in (1, 2)])
+    second = _doc("b", [dict(_row("X86_64Pc", "stalled", "WARN"), round=1)],
+                  rounds=1)
+    pooled = soak.pool([first, second])
+    (entry,) = pooled["summary"]
+    assert (entry["runs"], entry["passes"]) == (3, 2)
+    assert [row["round"] for row in pooled["rows"]] == [1, 2, 3]
+    assert pooled["name"] == "a+b" and pooled["rounds"] == 3
+    assert "3 of 3 rounds" in soak.report_text(pooled)
+
+
+def test_pool_refuses_runs_of_different_code():
+    with pytest.raises(SystemExit, match="different code"):
+        soak.pool([_doc("a", [], code="c1"), _doc("b", [], code="c2")])
