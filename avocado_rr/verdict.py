@@ -188,8 +188,6 @@ class Verdict:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["overhead"] = self.overhead
-        #: where the replay stopped
-        data["icount"] = self.replay_icount
         return data
 
     @classmethod
@@ -197,9 +195,10 @@ class Verdict:
         """The verdict :meth:`to_dict` made ``data`` of (in verdict.json
         or a test's whiteboard); None when ``data`` holds no verdict.
 
-        Keys that are not fields (``overhead`` and ``icount``, which
-        :meth:`to_dict` derives, or what a test adds beside the verdict)
-        are left out.
+        Keys that are not fields (``overhead``, which :meth:`to_dict`
+        derives; ``icount``, which older versions wrote as a copy of
+        ``replay_icount``; what a test adds beside the verdict) are left
+        out.
 
         :raises ValueError: an unknown verdict kind
         """

@@ -54,7 +54,7 @@ def test_timeout_leaves_no_qemu(tmp_path):
     if (data / "replay-cmdline.txt").exists():
         # the replay was under way: how far, and where in the log
         assert " during the replay, at icount " in verdict["reason"]
-        assert 0 <= verdict["icount"] <= verdict["recorded_icount"]
+        assert 0 <= verdict["replay_icount"] <= verdict["recorded_icount"]
         assert "log event" in verdict["reason"]
         assert (data / "report.txt").exists()
     else:
@@ -124,7 +124,7 @@ def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
     assert verdict["reason"].startswith(
         "Avocado's test timeout (10s) was reached during the replay, at "
         "icount "), verdict["reason"]
-    assert 0 < verdict["icount"] < verdict["recorded_icount"]
+    assert 0 < verdict["replay_icount"] < verdict["recorded_icount"]
     assert f"at icount {verdict['icount']} of {verdict['recorded_icount']}" \
         in verdict["reason"]
     assert f"log event {verdict['event_index']} ({verdict['event_name']})" \

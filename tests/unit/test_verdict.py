@@ -111,3 +111,14 @@ def test_summary_and_report_share_the_findings():
         "[ok] replay icount: replay 5, recorded 5",
         "", verdict.console_diff.describe(),
         "", "QEMU replay error: Missing character write event"]
+
+
+def test_icount_means_one_thing():
+    """The summary's ``icount`` is the recorded one; a verdict names its
+    icounts by what they are and writes no ambiguous ``icount``."""
+    from avocado_rr.verdict import Verdict
+    data = Verdict("pass", recorded_icount=9, replay_icount=7).to_dict()
+    assert "icount" not in data
+    assert data["replay_icount"] == 7 and data["recorded_icount"] == 9
+    old = dict(data, icount=7)          # what earlier versions wrote
+    assert Verdict.from_dict(old).replay_icount == 7
