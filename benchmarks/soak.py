@@ -36,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -241,6 +242,16 @@ def parse_plan(cases: list[str], runs: int) -> dict[str, int]:
     return plan
 
 
+def exact(ref: str) -> str:
+    """``file.py:Class`` as a reference to that class only: Avocado's part
+    after the colon is a regex searched in ``Class.method``, so that
+    ``ArmVirt`` would also select ``ArmVirtCortexA7``."""
+    path, sep, name = ref.partition(":")
+    if sep and re.fullmatch(r"[A-Za-z_]\w*", name):
+        return f"{path}:^{name}\\."
+    return ref
+
+
 def run_round(refs: list[str], results: Path, version: str | None,
               timeout: float) -> list[dict]:
     """One ``avocado run`` of ``refs``; the rows of its replay summary."""
@@ -249,7 +260,7 @@ def run_round(refs: list[str], results: Path, version: str | None,
         env[VERSION_ENV] = version
     argv = [sys.executable, "-m", "avocado", "run", "--disable-sysinfo",
             "--max-parallel-tasks=1", "--job-results-dir", str(results),
-            "--", *refs]
+            "--", *map(exact, refs)]
     job = subprocess.Popen(argv, cwd=ROOT, env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

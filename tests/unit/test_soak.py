@@ -136,3 +136,10 @@ def test_pool_adds_the_runs_of_saved_soaks_of_the_same_code():
 def test_pool_refuses_runs_of_different_code():
     with pytest.raises(SystemExit, match="different code"):
         soak.pool([_doc("a", [], code="c1"), _doc("b", [], code="c2")])
+
+
+def test_exact_reference_selects_one_class():
+    assert soak.exact("t.py:ArmVirt") == r"t.py:^ArmVirt\."
+    # what is already a pattern, or a whole file, is left as given
+    assert soak.exact("t.py:ArmVirt.test_x") == "t.py:ArmVirt.test_x"
+    assert soak.exact("t.py") == "t.py"
