@@ -44,7 +44,7 @@ from avocado_rr import debian, settings
 from avocado_rr.download import (ChecksumMismatch, DownloadError, Progress,
                                  atomic_write, fetch_url, file_lock,
                                  sha256_file)
-from avocado_rr.errors import AvocadoRRError
+from avocado_rr.errors import AvocadoRRError, Sha256Mismatch
 
 LOG = logging.getLogger("avocado_rr.assets")
 
@@ -82,13 +82,8 @@ class AssetNotFound(AssetError):
     """The name is not in the catalogue, or the file has no source."""
 
 
-class HashMismatch(AssetError):
+class HashMismatch(AssetError, Sha256Mismatch):
     """A file's sha256 differs from the one the lock/catalogue expects."""
-
-    def __init__(self, message: str, expected: str, actual: str):
-        super().__init__(message)
-        self.expected = expected
-        self.actual = actual
 
 
 class AssetUnavailable(AssetError):

@@ -10,7 +10,8 @@ import sys
 
 from avocado_rr.assets import (UPDATE_ENV, AssetError, Catalogue,
                                QEMU_TO_DEBIAN)
-from avocado_rr.cliutil import print_table, run_each, standalone
+from avocado_rr.cliutil import (print_table, run_each, standalone,
+                               subcommands)
 from avocado_rr.download import StderrProgress
 
 
@@ -20,10 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "project's configs/assets.yaml)")
     parser.add_argument("--lock-file", help="lock file (default: assets.lock "
                         "next to the catalogue)")
-    parser.add_argument("--cache-dir", help="cache directory (default: "
-                        "$AVOCADO_RR_CACHE_DIR or $XDG_CACHE_HOME/avocado-rr)")
-    sub = parser.add_subparsers(dest="assets_command", metavar="COMMAND")
-    sub.required = True
     helps = {
         "list": "list the catalogue with each asset's cache state",
         "fetch": "download, extract and verify assets (all by default)",
@@ -31,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "lock": "re-resolve Debian assets to the current builds and "
                 "rewrite the lock",
     }
-    for name, text in helps.items():
-        cmd = sub.add_parser(name, help=text, description=text)
+    for name, cmd in subcommands(parser, "assets_command", helps).items():
         cmd.add_argument("names", nargs="*", metavar="NAME",
                          help="asset names (default: all selected)")
         cmd.add_argument("-t", "--tags", action="append", default=[],

@@ -8,6 +8,22 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 
+CACHE_DIR_HELP = ("cache directory (default: $AVOCADO_RR_CACHE_DIR or "
+                  "$XDG_CACHE_HOME/avocado-rr)")
+
+
+def subcommands(parser: argparse.ArgumentParser, dest: str,
+                helps: dict[str, str]
+                ) -> dict[str, argparse.ArgumentParser]:
+    """Add ``--cache-dir`` and one required subcommand per ``helps`` entry
+    (name -> help) to ``parser``; returns the subcommands' parsers."""
+    parser.add_argument("--cache-dir", help=CACHE_DIR_HELP)
+    sub = parser.add_subparsers(dest=dest, metavar="COMMAND")
+    sub.required = True
+    return {name: sub.add_parser(name, help=text, description=text)
+            for name, text in helps.items()}
+
+
 def print_table(rows: Sequence[Sequence[str]]) -> None:
     """Print ``rows`` (a header first) as left-aligned columns."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

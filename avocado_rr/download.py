@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from avocado_rr.errors import AvocadoRRError
+from avocado_rr.errors import AvocadoRRError, Sha256Mismatch
 
 if TYPE_CHECKING:
     import requests
@@ -33,13 +33,8 @@ class DownloadError(AvocadoRRError):
     """A URL could not be fetched or did not hash as expected."""
 
 
-class ChecksumMismatch(DownloadError):
+class ChecksumMismatch(DownloadError, Sha256Mismatch):
     """The downloaded bytes do not have the expected sha256."""
-
-    def __init__(self, message: str, expected: str, actual: str):
-        super().__init__(message)
-        self.expected = expected
-        self.actual = actual
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:

@@ -13,3 +13,12 @@ class AvocadoRRError(Exception):
     module's own root (``AssetError``, ``ReplayLogError``, ...) derives
     from it.
     """
+
+
+class Sha256Mismatch(AvocadoRRError):
+    """Bytes whose sha256 is not the one expected."""
+
+    def __init__(self, message: str, expected: str, actual: str):
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual

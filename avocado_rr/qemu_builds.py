@@ -83,11 +83,17 @@ class BuildNotFetched(QemuBuildError):
 class BuildSpec:
     """What ``configs/qemu.yaml`` says about one QEMU version."""
 
+    #: the label, e.g. ``11.1``
     version: str
     description: str
+    #: the QEMU release the build must report, e.g. ``11.1``
     upstream: str
+    #: one-line ``deb URI SUITE COMPONENT`` apt sources
     sources: tuple[str, ...]
+    #: apt's target release (``-t``), e.g. ``trixie-backports``
     release: str | None
+    #: what the closure is resolved from; the first is the one whose
+    #: version labels the build
     packages: tuple[str, ...]
 
     @classmethod
@@ -211,12 +217,12 @@ class QemuBuilds:
             int(p) if p.isdigit() else 0 for p in v.split(".")))
 
     def spec(self, version: str) -> BuildSpec:
-        try:
-            return self.specs[str(version)]
-        except KeyError:
+        """The catalogue entry of ``version``."""
+        if str(version) not in self.specs:
             raise QemuBuildError(
                 f"no QEMU version {version!r} in {CATALOGUE_PATH.name}; "
-                f"known: {', '.join(self.versions())}") from None
+                f"known: {', '.join(self.versions())}")
+        return self.specs[str(version)]
 
     def locked(self, version: str) -> LockedBuild | None:
         self.spec(version)

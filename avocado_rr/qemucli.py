@@ -10,17 +10,14 @@ import argparse
 import sys
 
 from avocado_rr.assets import UPDATE_ENV
-from avocado_rr.cliutil import print_table, run_each, standalone
+from avocado_rr.cliutil import (print_table, run_each, standalone,
+                               subcommands)
 from avocado_rr.download import StderrProgress
 from avocado_rr.qemu_builds import QemuBuildError, QemuBuilds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``list|fetch|verify|lock|path`` subcommands to ``parser``."""
-    parser.add_argument("--cache-dir", help="cache directory (default: "
-                        "$AVOCADO_RR_CACHE_DIR or $XDG_CACHE_HOME/avocado-rr)")
-    sub = parser.add_subparsers(dest="qemu_command", metavar="COMMAND")
-    sub.required = True
     helps = {
         "list": "list the QEMU versions with their Debian build and state",
         "fetch": "download and unpack QEMU builds (all by default)",
@@ -31,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "path": "print the bin dir of a version's qemu-system-* (for "
                 "QEMU_BUILD_DIR or --qemu-build-dir), fetching it if needed",
     }
-    for name, text in helps.items():
-        cmd = sub.add_parser(name, help=text, description=text)
+    for name, cmd in subcommands(parser, "qemu_command", helps).items():
         cmd.add_argument("versions", nargs="+" if name == "path" else "*",
                          metavar="VERSION",
                          help="QEMU versions, e.g. 11.1 (default: all)")
