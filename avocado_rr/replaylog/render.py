@@ -60,26 +60,24 @@ def payload_text(ev: Event) -> str:
         if ev.name == "EVENT_ASYNC":    # 0xe0200b
             return f"{f['kind']} {text}".rstrip()
         return text
-    if g == "shutdown":
-        return f"cause:{f['cause']}"
-    if g == "clock":
-        return f"0x{f['value'] & _U64_MASK:x}"
-    if g == "char_write":
-        return f"{f['offset']} -> {f['res']}"
-    if g == "char_read_all":
-        return f"chars:{f['data']!r}"
-    if g == "char_read_all_error":
-        return str(f["error"])
-    if g == "audio_out":
-        return str(f["played"])
-    if g == "audio_in":
-        if "wpos" not in f:         # 0xe0200d on
-            return f"recorded:{f['recorded']}"
+    if g == "audio_in" and "wpos" in f:     # before 0xe0200d
         return f"recorded:{f['recorded']} wpos:{f['wpos']}"
-    if g == "random":
-        failed = " (getrandom failed)" if f["ret"] else ""
-        return f"{f['size']} bytes{failed}"
-    return ""
+    simple = _SIMPLE_PAYLOADS.get(g)
+    return simple(f) if simple else ""
+
+
+#: event group -> the text of its payload fields
+_SIMPLE_PAYLOADS = {
+    "shutdown": lambda f: f"cause:{f['cause']}",
+    "clock": lambda f: f"0x{f['value'] & _U64_MASK:x}",
+    "char_write": lambda f: f"{f['offset']} -> {f['res']}",
+    "char_read_all": lambda f: f"chars:{f['data']!r}",
+    "char_read_all_error": lambda f: str(f["error"]),
+    "audio_out": lambda f: str(f["played"]),
+    "audio_in": lambda f: f"recorded:{f['recorded']}",
+    "random": lambda f: f"{f['size']} bytes"
+                        + (" (getrandom failed)" if f["ret"] else ""),
+}
 
 
 def text_line(ev: Event) -> str:

@@ -70,11 +70,8 @@ from avocado_rr.testing.kernel import ReplayKernelTest
 
 
 class Quick(ReplayKernelTest):
-    """
-    :avocado: tags=arch:x86_64,machine:pc
-    """
-    kernel = "kernel-x86_64"
-    console_pattern = "Kernel command line"
+    """:avocado: tags=arch:x86_64,machine:pc"""
+    kernel, console_pattern = "kernel-x86_64", "Kernel command line"
 
     def test_record_replay(self):
         self.run_record_replay()
