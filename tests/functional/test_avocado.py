@@ -122,8 +122,8 @@ def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
         "Avocado's test timeout (10s) was reached during the replay, at "
         "icount "), verdict["reason"]
     assert 0 < verdict["replay_icount"] < verdict["recorded_icount"]
-    assert f"at icount {verdict['icount']} of {verdict['recorded_icount']}" \
-        in verdict["reason"]
+    assert (f"at icount {verdict['replay_icount']} of "
+            f"{verdict['recorded_icount']}") in verdict["reason"]
     assert f"log event {verdict['event_index']} ({verdict['event_name']})" \
         in verdict["reason"]
     report = (data / "report.txt").read_text()
