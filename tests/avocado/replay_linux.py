@@ -130,14 +130,13 @@ class I386PcPlainCdrom(ReplayLinuxTest):
     cdrom_device = "ide-cd"
     cdrom_mode = "plain"
     known_failure = KnownFailure(
-        versions=((7, 2), (10, 0)), verdict="stalled", match=STALLED,
-        intermittent=True,
-        reason="QEMU 7.2 and 10.0: reads of a cdrom without blkreplay "
-               "complete at host-dependent times the log does not carry; "
-               "replays intermittently hang before the kernel's first line "
-               "(7.2: 1 of 2 i386 pc replays, docs/linux-cases.md; 10.0: "
-               "1 of 3 runs, docs/findings.md); behind blkreplay every run "
-               "replayed")
+        versions=((7, 2), (10, 0), (11, 1)), verdict="stalled",
+        match=STALLED, intermittent=True,
+        reason="QEMU 7.2, 10.0 and 11.1: reads of a cdrom without "
+               "blkreplay complete at host-dependent times the log does not "
+               "carry; replays intermittently hang before the kernel's "
+               "first line (soaks: 7.2 1 of 20, 10.0 3 of 8, 11.1 4 of 8; "
+               "docs/findings.md); behind blkreplay every run replayed")
 
     def test_disk_net_iso(self):
         self.run_linux_record_replay()
