@@ -111,14 +111,16 @@ def find_qemu(arch: str, qemu_bin: str | None = None,
         candidates.append((f"QEMU version {qemu_version}",
                            os.path.join(version_bin_dir(qemu_version), name)))
     env_bin = settings.get("qemu_bin")
-    if env_bin and not explicit and os.path.basename(env_bin) == name:
+    env_bin_applies = bool(env_bin) and os.path.basename(env_bin) == name
+    if env_bin_applies and not explicit:
         candidates.append(("AVOCADO_RR_QEMU_BIN", env_bin))
     env_dir = settings.get("qemu_build_dir")
     if env_dir and not explicit:
         candidates.append(("AVOCADO_RR_QEMU_BUILD_DIR",
                            os.path.join(env_dir, name)))
     env_version = settings.get("qemu_version")
-    if env_version and not (explicit or env_dir):
+    # resolving a version may fetch it: only when nothing before applies
+    if env_version and not (explicit or env_dir or env_bin_applies):
         candidates.append((f"AVOCADO_RR_QEMU_VERSION={env_version}",
                            os.path.join(version_bin_dir(env_version), name)))
     for origin, path in candidates:
@@ -126,7 +128,7 @@ def find_qemu(arch: str, qemu_bin: str | None = None,
         if found:
             return identify(arch, os.path.abspath(found))
         tried.append(f"{path} ({origin})")
-    if explicit or (env_version and not env_dir):
+    if explicit or (env_version and not (env_dir or env_bin_applies)):
         raise QemuNotFound(f"{name}: not found or not executable: "
                            f"{'; '.join(tried)}")
     found = shutil.which(name)

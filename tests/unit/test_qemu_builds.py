@@ -143,3 +143,17 @@ def test_find_qemu_offline_names_the_version_and_the_fix(monkeypatch,
     with pytest.raises(qemu_binary.QemuNotFound, match=r"QEMU 11\.1"):
         qemu_binary.find_qemu("x86_64")
     qemu_builds.default_builds.cache_clear()
+
+
+def test_an_env_binary_wins_over_an_env_version_without_fetching(
+        monkeypatch, tmp_path):
+    """AVOCADO_RR_QEMU_BIN comes before AVOCADO_RR_QEMU_VERSION: the
+    version is not even resolved (which could fetch it)."""
+    import shutil
+    binary = shutil.which("qemu-system-x86_64")
+    monkeypatch.setenv("AVOCADO_RR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("AVOCADO_RR_QEMU_BIN", binary)
+    monkeypatch.setenv("AVOCADO_RR_QEMU_VERSION", "11.1")
+    monkeypatch.setattr(qemu_binary, "version_bin_dir", lambda v: pytest.fail(
+        f"resolved QEMU {v} although AVOCADO_RR_QEMU_BIN applies"))
+    assert qemu_binary.find_qemu("x86_64").path == os.path.abspath(binary)
