@@ -20,10 +20,13 @@ run) stay in ``build/soak/``.
 Default selection: every kernel case of tests/avocado/replay_kernel.py
 20 times and ``X86_64Pc`` 50 times (hours on 2 cores).  ``--versions V
 ...`` runs the whole selection once per QEMU version, handing each to the
-suite as ``AVOCADO_RR_QEMU_VERSION=V``.
+suite as ``AVOCADO_RR_QEMU_VERSION=V``; the versions take turns within a
+round.  ``--minutes M`` is a time budget: no round starts that would end
+after it (by the last round's length), and the results say so.
 
 Usage: PYTHONPATH=. build/venv/bin/python benchmarks/soak.py
            [CASE[=RUNS] ...] [--runs 20] [--versions V ...] [--name NAME]
+           [--minutes M]
        (CASE: an avocado reference, e.g.
         tests/avocado/replay_kernel.py:X86_64Pc=50)
        PYTHONPATH=. build/venv/bin/python benchmarks/soak.py --report RUN.json
@@ -172,6 +175,13 @@ def table(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _cut_short(doc: dict) -> str:
+    if doc.get("complete", True):
+        return ""
+    return f" (cut short: {doc['stopped']})" if doc.get("stopped") \
+        else " (cut short)"
+
+
 def report_text(doc: dict) -> str:
     """The table with what the run was and what failed unexpectedly."""
     entries = doc["summary"]
@@ -179,7 +189,7 @@ def report_text(doc: dict) -> str:
     done = max((row.get("round", 0) for row in doc["rows"]), default=0)
     lines = [f"soak {doc['name']}: commit {doc['commit']} (code "
              f"{doc['code']}), {done} of {doc['rounds']} rounds"
-             + ("" if doc.get("complete", True) else " (cut short)") + ", "
+             + _cut_short(doc) + ", "
              f"{sum(e['runs'] for e in entries)} runs, "
              f"{doc['wall_s'] / 60:.0f} min",
              "QEMU: " + ("; ".join(versions) or "-"), "",
@@ -212,6 +222,8 @@ def pool(docs: list[dict]) -> dict:
                 commit="+".join(dict.fromkeys(doc["commit"] for doc in docs)),
                 rounds=sum(doc["rounds"] for doc in docs),
                 complete=all(doc.get("complete", True) for doc in docs),
+                stopped="; ".join(doc["stopped"] for doc in docs
+                                  if doc.get("stopped")) or None,
                 wall_s=sum(doc["wall_s"] for doc in docs), rows=rows,
                 summary=summarize(rows))
 
@@ -283,12 +295,16 @@ def run_round(refs: list[str], results: Path, version: str | None,
 
 
 def soak(plan: dict[str, int], versions: list[str | None], name: str,
-         timeout: float, save=lambda doc: None) -> dict:
-    """Run the plan (once per version); the saved document.
+         timeout: float, save=lambda doc: None,
+         minutes: float | None = None) -> dict:
+    """Run the plan (each round once per version); the saved document.
 
-    ``save(doc)`` is called after every round with the document so far
-    (``complete`` false until the last), so that a soak cut short keeps
-    what it measured."""
+    The versions take turns within a round, so that a soak cut short has
+    as many rounds of each.  With ``minutes``, no round starts that the
+    last round's length says would end after that budget: the document
+    then says where it stopped.  ``save(doc)`` is called after every job
+    with the document so far (``complete`` false until the last), so that
+    a soak cut short keeps what it measured."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
                             cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
@@ -296,17 +312,25 @@ def soak(plan: dict[str, int], versions: list[str | None], name: str,
     jobs = JOBS / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
     rows: list[dict] = []
     start = time.monotonic()
+    deadline = None if minutes is None else start + 60 * minutes
     rounds = max(plan.values())
+    stopped = None
 
     def document(complete: bool) -> dict:
         return {"name": name, "commit": commit, "code": code,
                 "plan": plan, "versions": [v or "" for v in versions],
-                "rounds": rounds, "complete": complete,
+                "rounds": rounds, "complete": complete, "stopped": stopped,
                 "wall_s": time.monotonic() - start, "jobs": str(jobs),
                 "rows": rows, "summary": summarize(rows)}
-    for version in versions:
-        for round_ in range(rounds):
-            refs = [ref for ref, count in plan.items() if count > round_]
+    last_round_s = 0.0
+    for round_ in range(rounds):
+        round_start = time.monotonic()
+        if deadline is not None and round_start + last_round_s > deadline:
+            stopped = (f"time budget of {minutes:g} min: round "
+                       f"{round_ + 1} would not end within it")
+            break
+        refs = [ref for ref, count in plan.items() if count > round_]
+        for version in versions:
             new = run_round(refs, jobs / (version or "default"), version,
                             timeout)
             for row in new:
@@ -316,7 +340,8 @@ def soak(plan: dict[str, int], versions: list[str | None], name: str,
                   + ", ".join(f"{case_name(r['test'])} {outcome(r)[0]}"
                               for r in new), file=sys.stderr, flush=True)
             save(document(False))
-    doc = document(True)
+        last_round_s = time.monotonic() - round_start
+    doc = document(stopped is None)
     save(doc)
     return doc
 
@@ -336,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"QEMU versions, one pass each ({VERSION_ENV})")
     parser.add_argument("--name", default="default",
                         help="names the results files")
+    parser.add_argument("--minutes", type=float,
+                        help="time budget: start no round that would end "
+                             "after it (the last round's length decides)")
     parser.add_argument("--job-timeout", type=float, default=7200,
                         help="seconds one round's avocado run may take")
     parser.add_argument("--report", metavar="JSON", nargs="+",
@@ -357,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         stem.with_suffix(".txt").write_text(report_text(doc))
         saved[:] = [stem]
     doc = soak(parse_plan(args.cases, args.runs), args.versions or [None],
-               args.name, args.job_timeout, save)
+               args.name, args.job_timeout, save, args.minutes)
     print(report_text(doc), end="")
     print(f"saved {saved[0]}.json and .txt; job results in {doc['jobs']}")
     return 1 if any(entry["unexpected"] for entry in doc["summary"]) else 0

@@ -143,3 +143,58 @@ def test_exact_reference_selects_one_class():
     # what is already a pattern, or a whole file, is left as given
     assert soak.exact("t.py:ArmVirt.test_x") == "t.py:ArmVirt.test_x"
     assert soak.exact("t.py") == "t.py"
+
+
+class _FakeRuns:
+    """Stands in for ``run_round`` (one ``avocado run``) on a fake clock:
+    each job takes ``job_s`` seconds and passes every case."""
+
+    def __init__(self, job_s):
+        self.now = 0.0
+        self.job_s = job_s
+        self.jobs = []
+
+    def monotonic(self):
+        return self.now
+
+    def run_round(self, refs, results, version, timeout):
+        self.now += self.job_s
+        self.jobs.append((version, tuple(refs)))
+        return [_row(ref.partition(":")[2], "pass", "PASS") for ref in refs]
+
+
+def _fake_soak(monkeypatch, job_s, **kwargs):
+    fake = _FakeRuns(job_s)
+    monkeypatch.setattr(soak, "run_round", fake.run_round)
+    monkeypatch.setattr(soak.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(soak, "code_revision", lambda: "code")
+    saved = []
+    doc = soak.soak({"t.py:A": 3, "t.py:B": 1}, ["10.0", "11.1"], "n",
+                    timeout=60, save=saved.append, **kwargs)
+    return fake, doc, saved
+
+
+def test_soak_versions_take_turns_within_a_round(monkeypatch):
+    fake, doc, saved = _fake_soak(monkeypatch, job_s=10)
+    assert fake.jobs == [("10.0", ("t.py:A", "t.py:B")),
+                         ("11.1", ("t.py:A", "t.py:B")),
+                         ("10.0", ("t.py:A",)), ("11.1", ("t.py:A",)),
+                         ("10.0", ("t.py:A",)), ("11.1", ("t.py:A",))]
+    assert [row["round"] for row in doc["rows"]] == [1, 1, 1, 1, 2, 2, 3, 3]
+    assert doc["complete"] and doc["stopped"] is None
+    # saved after every job, the last one complete
+    assert [d["complete"] for d in saved] == [False] * 6 + [True]
+
+
+def test_soak_starts_no_round_past_its_time_budget(monkeypatch):
+    # a round of two jobs takes 100 s: with 250 s, round 3 would end at
+    # 300 s, so it does not start
+    fake, doc, _ = _fake_soak(monkeypatch, job_s=50, minutes=250 / 60)
+    assert len(fake.jobs) == 4
+    assert not doc["complete"]
+    assert doc["stopped"] == ("time budget of 4.16667 min: round 3 would "
+                              "not end within it")
+    assert "2 of 3 rounds (cut short: time budget" in soak.report_text(doc)
+    pooled = soak.pool([doc, dict(doc, stopped=None, complete=True)])
+    assert not pooled["complete"]
+    assert pooled["stopped"].startswith("time budget of 4.16667 min")
