@@ -248,8 +248,7 @@ def _build(version: int, variant: str, causes: tuple[str, ...] | None,
     for cp in CHECKPOINTS:
         add("EVENT_CP_" + cp, "checkpoint", K_NONE, cp)
     add("EVENT_END", "end", K_END)
-    return LogFormat(version, variant, tuple(events),
-                     async_kinds if async_mode != "fold" else async_kinds)
+    return LogFormat(version, variant, tuple(events), async_kinds)
 
 
 #: every known format, variants of one version newest first
