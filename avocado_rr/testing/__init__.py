@@ -8,6 +8,5 @@
   test declares and keeps running.
 
 Test files import the classes from these modules (Avocado's static test
-finder reads the module that defines a base class).  ``avocado_rr.test``
-and ``avocado_rr.linux_test`` are the old names, kept as aliases.
+finder reads the module that defines a base class).
 """
