@@ -169,6 +169,26 @@ def test_ci_publishes_junit_and_keeps_results():
     assert script.index("make assets") < script.index("make check-avocado")
 
 
+def test_ci_soaks_every_qemu_version_only_when_scheduled():
+    from avocado_rr.qemu_builds import QemuBuilds
+    doc, jobs = ci_jobs()
+    job = jobs["soak"]
+    assert job["stage"] in doc["stages"]
+    (rule,) = job["rules"]
+    assert '$CI_PIPELINE_SOURCE == "schedule"' in rule["if"]
+    (cell,) = job["parallel"]["matrix"]
+    assert cell["QEMU_VERSION"] == QemuBuilds.load().versions()
+    script = " ".join(job["script"])
+    assert 'make soak SOAK_VERSIONS="$QEMU_VERSION"' in script
+    assert "--minutes $SOAK_MINUTES" in script
+    # the budget leaves the job half an hour for set-up and the last round
+    hours = int(job["timeout"].removesuffix("h"))
+    assert int(job["variables"]["SOAK_MINUTES"]) <= 60 * hours - 30
+    assert job["artifacts"]["when"] == "always"
+    assert {"benchmarks/results/", "build/soak/"} <= \
+        set(job["artifacts"]["paths"])
+
+
 def test_ci_scripts_use_real_make_targets_and_commands():
     _doc, jobs = ci_jobs()
     targets, variables = makefile_targets_and_variables()
