@@ -358,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
                         help="runs of a CASE given without =RUNS")
     parser.add_argument("--versions", nargs="+", metavar="V", default=[],
-                        help=f"QEMU versions, one pass each ({VERSION_ENV})")
+                        help=f"QEMU versions, taking turns each round "
+                             f"({VERSION_ENV})")
     parser.add_argument("--name", default="default",
                         help="names the results files")
     parser.add_argument("--minutes", type=float,
