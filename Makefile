@@ -145,8 +145,8 @@ clean:
 
 # flake rates: every kernel case 20 times and X86_64Pc 50 times (hours);
 # SOAK_ARGS picks cases ("tests/avocado/replay_kernel.py:X86_64Pc=20"),
-# SOAK_VERSIONS="7.2 10.0" runs them once per QEMU version (taking turns
-# each round); SOAK_ARGS="--minutes 120" is a time budget
+# SOAK_VERSIONS="7.2 10.0" runs them on each QEMU version, the versions
+# taking turns each round; SOAK_ARGS="--minutes 120" is a time budget
 .PHONY: soak
 soak: venv qemu assets
 	$(if $(SOAK_VERSIONS),$(RUN)/avocado-rr qemu fetch $(SOAK_VERSIONS))
