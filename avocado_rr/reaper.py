@@ -7,7 +7,10 @@ nor stops the timed-out test thread:
   set to SIGKILL, so the kernel kills it when the starting thread's
   process dies, even by SIGKILL;
 * every live child is kept in a registry that an ``atexit`` hook and a
-  SIGTERM/SIGINT/SIGHUP handler drain (killing each process group);
+  SIGTERM/SIGINT/SIGHUP handler drain (killing each process group); a
+  signal this process was told to ignore (``nohup``, or a background job
+  of a shell without job control, which ignores SIGINT) stays ignored:
+  it ends neither this process nor its QEMU;
 * a watcher thread kills the children when this process is orphaned
   (its parent, e.g. Avocado's runner, was SIGKILLed): nothing is left
   to report the test, so its QEMU must not run on;
@@ -122,13 +125,13 @@ def _watch_parent(parent: int) -> None:
             return
 
 
-def _chain(signum: int, previous: Callable | int | None) -> Callable:
+def _chain(previous: Callable | int | None) -> Callable:
+    """A handler that kills the children, then does what ``previous``
+    (a handler, or SIG_DFL) would have done."""
     def handler(sig, frame):
         kill_all()
         if callable(previous):
             previous(sig, frame)
-        elif previous == signal.SIG_IGN:
-            return
         else:
             signal.signal(sig, signal.SIG_DFL)
             os.kill(os.getpid(), sig)
@@ -149,4 +152,8 @@ def _install_handlers() -> None:
         return
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         previous = signal.getsignal(signum)
-        signal.signal(signum, _chain(signum, previous))
+        if previous == signal.SIG_IGN:
+            # a handler would end QEMU on a signal meant to be ignored,
+            # and would give the children we exec SIG_DFL instead
+            continue
+        signal.signal(signum, _chain(previous))

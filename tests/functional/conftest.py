@@ -1,6 +1,7 @@
 """Fixtures for tests that run real QEMU on real Debian kernels."""
 
 import os
+import signal
 import subprocess
 
 import pytest
@@ -33,6 +34,18 @@ def qemu_pids_with(marker: str) -> list[int]:
                          capture_output=True, text=True).stdout
     return [int(line.split()[0]) for line in out.splitlines()
             if marker in line]
+
+
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn``: SIGINT at its default, as in the foreground job a
+    terminal's Ctrl-C reaches.
+
+    A test run that a script started in the background (``make check &``
+    from a shell without job control, or under ``nohup``) has SIGINT
+    ignored, exec keeps it ignored, and Python then never turns it into
+    KeyboardInterrupt: a process the tests start to be Ctrl-C'd must not
+    inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)

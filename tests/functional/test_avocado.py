@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import qemu_pids_with
+import pytest
+
+from conftest import qemu_pids_with, sigint_as_in_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 AVOCADO = [sys.executable, "-m", "avocado"]
@@ -134,20 +136,44 @@ def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
         assert (data / name).exists(), name
 
 
-def test_ctrl_c_leaves_no_qemu(tmp_path):
-    """Ctrl-C on 'avocado run' in the middle of a recording."""
+def _qemu_in(tmp_path, mode: str) -> list[int]:
+    """PIDs of the QEMU processes of a job in ``tmp_path`` with ``rr=mode``."""
+    pids = []
+    for pid in qemu_pids_with(str(tmp_path)):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if f"rr={mode}".encode() in cmdline:
+            pids.append(pid)
+    return pids
+
+
+@pytest.mark.parametrize("mode,delay", [("record", 0.0), ("record", 1.0),
+                                        ("replay", 0.5)],
+                         ids=["record-start", "record-1s", "replay"])
+def test_ctrl_c_leaves_no_qemu(tmp_path, mode, delay):
+    """Ctrl-C on 'avocado run' as the recording starts, a second into it,
+    and during the replay: the job ends INTERRUPTED and no QEMU is left.
+
+    The job is started as a terminal's foreground job is, with SIGINT at
+    its default (:func:`conftest.sigint_as_in_a_terminal`): a test run
+    from a script's background job would otherwise hand it SIGINT ignored,
+    and no Ctrl-C could reach it."""
     proc = subprocess.Popen(
         AVOCADO + ["run", "--disable-sysinfo", "--job-results-dir",
                    str(tmp_path), "tests/avocado/replay_kernel.py:X86_64Pc"],
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True)
+        text=True, start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 120
-        while not qemu_pids_with(str(tmp_path)):
+        while not _qemu_in(tmp_path, mode):
             assert proc.poll() is None and time.monotonic() < deadline, \
-                "no recording QEMU appeared"
-            time.sleep(0.1)
-        time.sleep(1)
+                f"no {mode} QEMU appeared"
+            time.sleep(0.02)
+        time.sleep(delay)
+        assert proc.poll() is None, "the job ended before the Ctrl-C"
         # a terminal's Ctrl-C goes to the whole foreground process group
         os.killpg(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=120)
@@ -155,8 +181,10 @@ def test_ctrl_c_leaves_no_qemu(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode != 0, output
-    assert "Interrupted" in output or "INTERRUPT" in output, output
+    assert proc.returncode == 8, output                     # INTERRUPTED
+    assert "INTERRUPT 1" in output, output
+    test = json.load(open(tmp_path / "latest" / "results.json"))["tests"][0]
+    assert test["status"] == "INTERRUPTED", test
     deadline = time.monotonic() + 10
     while qemu_pids_with(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import qemu_pids_with
+from conftest import qemu_pids_with, sigint_as_in_a_terminal
 
 LAUNCH = textwrap.dedent("""
     import sys, time
@@ -22,9 +22,10 @@ LAUNCH = textwrap.dedent("""
 """)
 
 
-def _start_victim(qemu_x86_64, tmp_path):
+def _start_victim(qemu_x86_64, tmp_path, preexec_fn=sigint_as_in_a_terminal):
     proc = subprocess.Popen([sys.executable, "-c", LAUNCH, qemu_x86_64.path,
-                             str(tmp_path)], stdout=subprocess.PIPE, text=True)
+                             str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=preexec_fn)
     qemu_pid = int(proc.stdout.readline())
     assert qemu_pids_with(str(tmp_path)) or qemu_pid  # it ran
     return proc, qemu_pid
@@ -49,6 +50,30 @@ def test_qemu_dies_with_its_parent(qemu_x86_64, tmp_path, signum):
     proc, qemu_pid = _start_victim(qemu_x86_64, tmp_path)
     try:
         proc.send_signal(signum)
+        proc.wait(10)
+        assert _gone(qemu_pid), f"QEMU {qemu_pid} outlived its parent"
+    finally:
+        proc.kill()
+        proc.wait()
+        subprocess.run(["pkill", "-9", "-f", str(tmp_path)])
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_an_ignored_sigint_stays_ignored(qemu_x86_64, tmp_path):
+    """Under nohup, or in a script's background job, SIGINT is ignored:
+    the reaper must not turn it into a kill of QEMU (and the process goes
+    on with its QEMU, as it was told to)."""
+    proc, qemu_pid = _start_victim(qemu_x86_64, tmp_path, _ignore_sigint)
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1)
+        assert proc.poll() is None, "an ignored SIGINT ended the process"
+        assert not _gone(qemu_pid, timeout=0.5), \
+            "an ignored SIGINT ended QEMU"
+        proc.send_signal(signal.SIGTERM)
         proc.wait(10)
         assert _gone(qemu_pid), f"QEMU {qemu_pid} outlived its parent"
     finally:
