@@ -5,6 +5,8 @@
 #   make check-matrix     the suite on several QEMU versions in one job,
 #                         with a case x version table at the end
 #   make bench-parallel   check-avocado's speed-up from parallel tasks
+#   make check-soak       'make check' CHECK_RUNS times (5) from a clean
+#                         clone: each test's failures over the runs
 #
 # Each target sets up what it needs: the venv, Debian's QEMU emulators
 # (apt-get when root, otherwise the exact command is printed) and the
@@ -142,6 +144,13 @@ bench-parallel: venv qemu assets
 
 clean:
 	rm -rf build
+
+# flakiness of the project's own tests: 'make check' in a clean clone of
+# HEAD, CHECK_RUNS times, half of the runs started with SIGINT ignored
+CHECK_RUNS ?= 5
+.PHONY: check-soak
+check-soak: venv
+	$(RUN)/python benchmarks/check_soak.py --runs $(CHECK_RUNS)
 
 # flake rates: every kernel case 20 times and X86_64Pc 50 times (hours);
 # SOAK_ARGS picks cases ("tests/avocado/replay_kernel.py:X86_64Pc=20"),
