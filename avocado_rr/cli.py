@@ -1,8 +1,12 @@
 """The ``avocado-rr`` command: record, replay and check pairs by hand.
 
 Uses the same engine and verdict as the Avocado tests.  ``--json`` prints
-one JSON object; the exit status is 0 only for a pass (or a recording
-that was made, for ``record``).
+one JSON object on stdout, whatever happens: the verdict, or, when the
+command was refused or failed before a pair could be judged (a usage
+error, a missing QEMU or asset, a log of another QEMU, an interrupt),
+``{"verdict": "error", "error": <exception class>, "message": ...,
+"exit_status": N}``.  The exit status is 0 only for a pass (or a
+recording that was made, for ``record``), 2 for an error.
 """
 
 from __future__ import annotations
@@ -14,15 +18,50 @@ import os
 import sys
 import tempfile
 
-from avocado_rr.engine import (BootSpec, OtherQemu, RecordFailed, Recording,
+from avocado_rr.engine import (BootSpec, RecordFailed, Recording,
                                RecordReplay, check_same_qemu)
+from avocado_rr.errors import AvocadoRRError
 from avocado_rr.machine import MachineError
-from avocado_rr.qemu_binary import QemuNotFound, find_qemu
+from avocado_rr.qemu_binary import find_qemu
 from avocado_rr.verdict import Verdict, VerdictKind
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: the ``verdict`` of a --json error object: no pair was judged
+ERROR_VERDICT = "error"
+
+
+def error_object(details: BaseException | str, status: int,
+                 error: str | None = None) -> dict:
+    """The --json object of a refusal or an error."""
+    return {"verdict": ERROR_VERDICT,
+            "error": error or type(details).__name__,
+            "message": str(details), "exit_status": status}
+
+
+def _report_error(json_mode: bool, details: BaseException | str,
+                  status: int, error: str | None = None) -> int:
+    """Say why the command did not run, as JSON or as text; ``status``."""
+    if json_mode:
+        print(json.dumps(error_object(details, status, error)))
+    else:
+        print(f"avocado-rr: error: {details}", file=sys.stderr)
+    return status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are JSON objects in --json mode."""
+
+    json_errors = False
+
+    def error(self, message: str):
+        if _Parser.json_errors:
+            _report_error(True, f"{self.prog}: {message}", EXIT_USAGE,
+                          "UsageError")
+            sys.exit(EXIT_USAGE)
+        super().error(message)
 
 
 def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +106,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="avocado-rr",
         description="QEMU record/replay: record a run, replay it, and check "
                     "that the replay reproduces it.")
@@ -184,6 +223,8 @@ def _record(args, engine: RecordReplay, spec: BootSpec) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _Parser.json_errors = "--json" in argv
     args = build_parser().parse_args(argv)
     if getattr(args, "delegate", None):
         return args.delegate(args)
@@ -224,13 +265,13 @@ def main(argv: list[str] | None = None) -> int:
                                stall_timeout=args.stall_timeout,
                                rrfile=args.rrfile, progress=_progress_bar())
         return _emit(args, verdict, {"outdir": engine.outdir})
-    except (QemuNotFound, FileNotFoundError, MachineError,
-            OtherQemu) as details:
-        print(f"avocado-rr: error: {details}", file=sys.stderr)
-        return EXIT_USAGE
+    except (AvocadoRRError, OSError) as details:
+        # QemuNotFound, OtherQemu, MachineError, AssetError, a missing
+        # sidecar (FileNotFoundError)...
+        return _report_error(args.json, details, EXIT_USAGE)
     except KeyboardInterrupt:
-        print("avocado-rr: interrupted", file=sys.stderr)
-        return 130
+        return _report_error(args.json, "interrupted", EXIT_INTERRUPTED,
+                             "KeyboardInterrupt")
 
 
 if __name__ == "__main__":

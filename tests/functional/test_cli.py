@@ -54,3 +54,25 @@ def test_missing_qemu_is_a_clear_error(x86_spec, tmp_path):
                      "--outdir", str(tmp_path))
     assert res.returncode == 2
     assert "/nonexistent/qemu-system-x86_64" in res.stderr
+
+
+def test_every_error_is_one_json_object_with_json(x86_spec, tmp_path):
+    """--json: a usage error, a missing QEMU, a missing asset and a log
+    without its sidecar each print one JSON object on stdout, exit 2."""
+    cases = {
+        "UsageError": ["replay", "--json"],
+        "QemuNotFound": ["check", *boot_args(x86_spec.kernel), "--qemu-bin",
+                         "/nonexistent/qemu-system-x86_64", "--outdir",
+                         str(tmp_path), "--json"],
+        "AssetNotFound": ["record", *boot_args("no-such-asset"),
+                          "--rrfile", str(tmp_path / "x.bin"), "--json"],
+        "FileNotFoundError": ["replay", "--rrfile",
+                              str(tmp_path / "none.bin"), "--json"],
+    }
+    for error, args in cases.items():
+        res = avocado_rr(*args)
+        assert res.returncode == 2, (error, res.stdout, res.stderr)
+        data = json.loads(res.stdout)
+        assert data == {"verdict": "error", "error": error,
+                        "message": data["message"], "exit_status": 2}
+        assert data["message"], error

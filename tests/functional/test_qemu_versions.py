@@ -73,6 +73,15 @@ def test_a_7_2_log_is_refused_by_11_1_naming_both(qemu_x86_64, qemu_newest,
     assert refused.returncode == 2
     assert qemu_x86_64.version_line in refused.stderr
     assert qemu_newest.version_line in refused.stderr
+    # scripts get the refusal as one JSON object on stdout
+    refused = cli("replay", "--rrfile", rrfile, "--qemu-version", NEWEST,
+                  "--json")
+    assert refused.returncode == 2
+    error = json.loads(refused.stdout)
+    assert error["verdict"] == "error" and error["error"] == "OtherQemu"
+    assert error["exit_status"] == 2
+    assert qemu_x86_64.version_line in error["message"]
+    assert qemu_newest.version_line in error["message"]
 
     # a hang would raise TimeoutExpired: 11.1 must end on its own
     tried = cli("replay", "--rrfile", rrfile, "--qemu-version", NEWEST,
