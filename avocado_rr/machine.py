@@ -72,8 +72,11 @@ class QemuMachine:
         LOG.info("%s: %s", self.name, " ".join(self.argv))
         with open(self.stdout_path, "wb") as out, \
                 open(self.stderr_path, "wb") as err:
-            self.proc = reaper.spawn(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=err)
+            try:
+                self.proc = reaper.spawn(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err)
+            except reaper.Orphaned as details:
+                raise MachineError(f"{self.name}: {details}") from details
         try:
             self._connect(connect_timeout)
         except BaseException:

@@ -13,7 +13,8 @@ nor stops the timed-out test thread:
   it ends neither this process nor its QEMU;
 * a watcher thread kills the children when this process is orphaned
   (its parent, e.g. Avocado's runner, was SIGKILLed): nothing is left
-  to report the test, so its QEMU must not run on;
+  to report the test, so its QEMU must not run on, and no child is
+  started after that (:class:`Orphaned`);
 * the owners (:class:`avocado_rr.machine.QemuMachine`) kill their child
   in ``finally`` blocks and context-manager exits.
 """
@@ -30,12 +31,16 @@ import threading
 import time
 from typing import Callable
 
+from avocado_rr.errors import AvocadoRRError
+
 LOG = logging.getLogger("avocado_rr.reaper")
 
 _PR_SET_PDEATHSIG = 1
 _LIVE: dict[int, subprocess.Popen] = {}
 _LOCK = threading.Lock()
 _HANDLERS_INSTALLED = False
+#: set once the watcher saw this process orphaned
+_ORPHANED = threading.Event()
 #: seconds between two checks of the parent process
 ORPHAN_POLL = 0.5
 
@@ -49,12 +54,22 @@ def _set_pdeathsig() -> None:
         os._exit(1)
 
 
+class Orphaned(AvocadoRRError):
+    """This process lost its parent: it starts no more children."""
+
+
 def spawn(argv: list[str], **popen_kwargs) -> subprocess.Popen:
-    """Start ``argv`` as a reaped child: own session, dies with us."""
+    """Start ``argv`` as a reaped child: own session, dies with us.
+
+    :raises Orphaned: the process that started us is gone
+    """
     _install_handlers()
-    proc = subprocess.Popen(argv, start_new_session=True,
-                            preexec_fn=_set_pdeathsig, **popen_kwargs)
     with _LOCK:
+        if _ORPHANED.is_set():
+            raise Orphaned(f"not starting {argv[0]}: the process that "
+                           f"started this one is gone")
+        proc = subprocess.Popen(argv, start_new_session=True,
+                                preexec_fn=_set_pdeathsig, **popen_kwargs)
         _LIVE[proc.pid] = proc
     return proc
 
@@ -121,6 +136,8 @@ def _watch_parent(parent: int) -> None:
         time.sleep(ORPHAN_POLL)
         if os.getppid() != parent:
             LOG.info("parent %d is gone: killing our QEMU children", parent)
+            with _LOCK:
+                _ORPHANED.set()
             kill_all()
             return
 

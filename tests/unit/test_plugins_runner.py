@@ -98,7 +98,7 @@ class FakeClock:
     def monotonic(self):
         return self.now
 
-    def wait_for_message(self, queue, timeout):
+    def wait_for_message(self, queue, timeout, wake=None):
         self.waits += 1
         if queue.empty() and self.schedule:
             self.now = min(self.now + timeout, max(self.now,
