@@ -32,6 +32,9 @@ class MatchKind(StrEnum):
     #: QEMU ended first
     EXITED = "exited"
     TIMEOUT = "timeout"
+    #: the caller's ``stop`` gave a reason to end the wait (a runaway
+    #: log, a full disk)
+    STOPPED = "stopped"
 
 
 @dataclass
@@ -45,6 +48,8 @@ class ConsoleMatch:
     line: str | None = None
     #: bytes of console output consumed when the wait ended
     offset: int = 0
+    #: why the wait was stopped (``stopped``)
+    reason: str | None = None
 
 
 def _compile(patterns: Iterable[str | Pattern]) -> list[tuple[str, Pattern]]:
@@ -96,12 +101,18 @@ class ConsoleWatcher:
     def wait(self, success: Iterable[str | Pattern],
              failure: Iterable[str | Pattern] = DEFAULT_FAILURE_PATTERNS,
              timeout: float | None = None,
-             alive: Callable[[], bool] = lambda: True) -> ConsoleMatch:
+             alive: Callable[[], bool] = lambda: True,
+             stop: Callable[[], str | None] = lambda: None) -> ConsoleMatch:
         """Wait until a success or failure pattern appears in a line.
+
+        The wait can be resumed: a second call goes on from the first
+        line the previous one did not match.
 
         :param alive: returns False once the producer (QEMU) has exited;
                       the wait then reads what is left and returns
                       ``"exited"`` if nothing matched.
+        :param stop: returns a reason to give up waiting (``"stopped"``),
+                     or None
         """
         success_re = _compile(success)
         failure_re = _compile(failure)
@@ -117,6 +128,10 @@ class ConsoleWatcher:
                         return ConsoleMatch(MatchKind.SUCCESS, text, line, end)
             if not running:
                 return ConsoleMatch(MatchKind.EXITED, offset=self._offset)
+            reason = stop()
+            if reason is not None:
+                return ConsoleMatch(MatchKind.STOPPED, offset=self._offset,
+                                    reason=reason)
             if deadline is not None and time.monotonic() >= deadline:
                 return ConsoleMatch(MatchKind.TIMEOUT, offset=self._offset)
             time.sleep(self.poll_interval)

@@ -14,7 +14,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from qemu.qmp import ConnectError, ExecuteError, QMPError
 from qemu.qmp.legacy import QEMUMonitorProtocol
@@ -56,7 +57,8 @@ class QemuMachine:
         self.stdout_path = os.path.join(self.logdir, f"{name}-stdout.log")
         self.proc: subprocess.Popen | None = None
         self._qmp: QEMUMonitorProtocol | None = None
-        self._quit_sent = False
+        #: seconds to wait for each QMP answer (None: forever)
+        self._qmp_timeout: float | None = 30.0
 
     @property
     def argv(self) -> list[str]:
@@ -97,7 +99,7 @@ class QemuMachine:
                 except (ConnectError, OSError):
                     _close_quietly(qmp)
                 else:
-                    qmp.settimeout(30.0)
+                    qmp.settimeout(self._qmp_timeout)
                     self._qmp = qmp
                     return
             if time.monotonic() > deadline:
@@ -146,10 +148,22 @@ class QemuMachine:
 
     def set_qmp_timeout(self, timeout: float | None) -> None:
         """Seconds to wait for each QMP answer (None: forever)."""
+        self._qmp_timeout = timeout
         if self._qmp is not None:
             self._qmp.settimeout(timeout)
 
+    @contextmanager
+    def qmp_timeout(self, timeout: float | None) -> Iterator[None]:
+        """Another QMP answer timeout for the commands of a ``with``."""
+        previous = self._qmp_timeout
+        self.set_qmp_timeout(timeout)
+        try:
+            yield
+        finally:
+            self.set_qmp_timeout(previous)
+
     def hmp(self, command_line: str) -> str:
+        """The text of an HMP command (``human-monitor-command``)."""
         return self.cmd("human-monitor-command", **{"command-line":
                                                     command_line})
 
@@ -176,7 +190,6 @@ class QemuMachine:
         :return: QEMU's exit code
         """
         if self.is_running() and self._qmp is not None:
-            self._quit_sent = True
             try:
                 self._qmp.cmd("quit")
             except (QMPError, EOFError, OSError) as details:

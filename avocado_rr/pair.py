@@ -19,8 +19,14 @@ from enum import StrEnum
 from avocado_rr import replaylog
 from avocado_rr.console import read_transcript
 from avocado_rr.errors import AvocadoRRError
+from avocado_rr.probes import Checkpoint
 from avocado_rr.qemu_binary import QemuBinary
 from avocado_rr.verdict import Verdict
+
+
+#: the replay log's file name in a pair's directory (beside it: ``.json``,
+#: the sidecar, and ``.console``, the recorded console)
+RRFILE = "replay.bin"
 
 
 @dataclass
@@ -119,6 +125,8 @@ class Recording:
     #: icount when the recording ended; the log's INSTRUCTION sum
     final_icount: int = 0
     exitcode: int | None = None
+    #: what the recording's probes saw at its pauses, the stop point last
+    checkpoints: list[Checkpoint] = field(default_factory=list)
 
     @property
     def sidecar(self) -> str:
@@ -144,6 +152,8 @@ class Recording:
                 f"{path}: no recording metadata beside {rrfile}; record "
                 f"with 'avocado-rr record --rrfile {rrfile}'") from None
         data["spec"] = BootSpec(**data["spec"])
+        data["checkpoints"] = [Checkpoint(**checkpoint) for checkpoint
+                               in data.get("checkpoints") or ()]
         recording = cls(**data)
         # the files may have moved together since the recording
         recording.rrfile = os.path.abspath(rrfile)

@@ -65,7 +65,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avocado_rr.console import ConsoleWatcher  # noqa: E402
-from avocado_rr.engine import Recording, RecordReplay  # noqa: E402
+from avocado_rr.engine import RecordReplay  # noqa: E402
+from avocado_rr.pair import Recording  # noqa: E402
 from avocado_rr.machine import qmp_args  # noqa: E402
 from avocado_rr.qemu_binary import find_qemu  # noqa: E402
 

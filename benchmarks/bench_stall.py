@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avocado_rr import assets  # noqa: E402
-from avocado_rr.engine import BootSpec, RecordReplay  # noqa: E402
+from avocado_rr.engine import RecordReplay  # noqa: E402
+from avocado_rr.pair import BootSpec  # noqa: E402
 from avocado_rr.qemu_binary import find_qemu  # noqa: E402
 
 

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avocado_rr import assets, qemu_builds  # noqa: E402
-from avocado_rr.engine import BootSpec, RecordReplay  # noqa: E402
+from avocado_rr.engine import RecordReplay  # noqa: E402
+from avocado_rr.pair import BootSpec  # noqa: E402
 from avocado_rr.qemu_binary import find_qemu  # noqa: E402
 from bench_harness import code_revision  # noqa: E402
 

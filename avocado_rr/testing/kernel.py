@@ -36,7 +36,8 @@ from avocado.core.exceptions import TestInterrupt
 
 from avocado_rr import assets, settings
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
-from avocado_rr.engine import BootSpec, RecordReplay
+from avocado_rr.engine import RecordReplay
+from avocado_rr.pair import RRFILE, BootSpec
 from avocado_rr.qemu_binary import QemuNotFound, find_qemu
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.verdict import Verdict, VerdictKind
@@ -217,7 +218,7 @@ class ReplayTestBase(Test):
     def _discard_bulky_artifacts(self) -> None:
         if self.keep_artifacts or self.rr is None:
             return
-        rrfile = self.rr.path("replay.bin")
+        rrfile = self.rr.path(RRFILE)
         if os.path.exists(rrfile):
             os.unlink(rrfile)
             self.log.info("passed: removed %s (keep_artifacts=1 keeps it)",

@@ -33,15 +33,13 @@ import json
 import os
 import socket
 
-from avocado_rr import assets, devices
+from avocado_rr import assets, devices, seeking
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, read_transcript
 from avocado_rr.download import sha256_file
 from avocado_rr.engine import RecordReplay
 from avocado_rr.guest import cidata, initramfs, markers
 from avocado_rr.httpserve import FileServer, payload
-from avocado_rr.machine import MachineError
-from avocado_rr.pair import (BootSpec, Recording, ReplayOutcome,
-                             replay_stop_icount)
+from avocado_rr.pair import BootSpec, Recording, ReplayOutcome
 from avocado_rr.testing.kernel import CONSOLES, ReplayTestBase
 from avocado_rr.verdict import Check, Verdict, VerdictKind
 
@@ -298,67 +296,13 @@ class ReplayLinuxTest(ReplayTestBase):
     # -- replay-seek ----------------------------------------------------
     def run_seek_check(self, recording: Recording,
                        fraction: float = 0.5) -> None:
-        """Jump around a snapshotted recording with replay-break/-seek.
-
-        A third QEMU replays ``recording`` (which must have been made with
-        ``rrsnapshot``): it breaks at ``fraction`` of the stop icount (M),
-        seeks forward to the recorded stop icount (S), then seeks back to
-        M, which loads the snapshot and replays from the start.  At each
-        stop ``query-replay`` must show the target icount; the console at S
-        must equal the recording's up to its stop point, and the backward
-        seek must print the recording's first bytes again, exactly as many
-        as the linear replay had at M.
-        """
+        """Jump around a snapshotted recording with replay-break/-seek
+        (:func:`avocado_rr.seeking.seek_check`); FAIL on any problem."""
         if not recording.spec.rrsnapshot:
             self.error("run_seek_check needs a recording with rrsnapshot")
-        recorded = recording.recorded_console()
-        target = replay_stop_icount(recording)
-        middle = int(target * fraction)
-        rr = self.rr
-        argv = rr.replay_argv(recording, "seek")
-        console = rr.path("seek-console.log")
-        stall = max(self.stall_timeout, 10.0)
-        problems = []
-        machine = None
-        try:
-            # the log's quit may come with the forward seek's break
-            machine = rr.launch_replay(argv, "seek")
-            at = rr.run_to(machine, middle, stall_timeout=stall)
-            linear = read_transcript(console)
-            self.log.info("seek: break at %d of %d, console %d bytes", at,
-                          target, len(linear))
-            if at != middle:
-                problems.append(f"replay-break stopped at {at}, not {middle}")
-            if not recorded.startswith(linear):
-                problems.append("the console at the break is not a prefix "
-                                "of the recorded one")
-            at = rr.seek(machine, target, stall_timeout=stall)
-            forward = read_transcript(console)
-            self.log.info("seek: forward to %d, console %d bytes", at,
-                          len(forward))
-            if at != target:
-                problems.append(f"forward seek stopped at {at}, not {target}")
-            if forward != recorded:
-                problems.append(f"console after the forward seek: "
-                                f"{len(forward)} bytes, not the recorded "
-                                f"{len(recorded)} bytes")
-            at = rr.seek(machine, middle, stall_timeout=stall)
-            back = read_transcript(console)
-            self.log.info("seek: back to %d, console %d bytes", at, len(back))
-            if at != middle:
-                problems.append(f"backward seek stopped at {at}, not "
-                                f"{middle}")
-            if back != forward + linear:
-                problems.append(f"after the backward seek the console "
-                                f"grew by {len(back) - len(forward)} bytes, "
-                                f"expected the {len(linear)} bytes the "
-                                f"recording had at icount {middle}")
-        except (MachineError, TimeoutError) as details:
-            stderr = machine.stderr if machine is not None else ""
-            problems.append(f"QEMU failed during the seeks: {details}; "
-                            f"stderr {stderr.strip()[-500:]!r}")
-        finally:
-            rr.close()
+        problems = seeking.seek_check(
+            self.rr, recording, fraction,
+            stall_timeout=max(self.stall_timeout, 10.0), log=self.log)
         if problems:
             self.fail("replay-seek: " + "; ".join(problems))
         self.log.info("replay-seek: break, forward and backward seeks "

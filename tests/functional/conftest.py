@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from avocado_rr import assets, reaper
-from avocado_rr.engine import BootSpec
+from avocado_rr.pair import BootSpec
 from avocado_rr.qemu_binary import find_qemu
 
 #: x86_64 pc, Debian's cloud kernel, stopped at an early console line:

@@ -10,7 +10,8 @@ import json
 import pytest
 
 from avocado_rr import replaylog
-from avocado_rr.engine import BootSpec, Recording, RecordReplay
+from avocado_rr.engine import RecordReplay
+from avocado_rr.pair import BootSpec, Recording
 from conftest import X86_PATTERN
 
 

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from avocado_rr import devices
-from avocado_rr.engine import BootSpec, qemu_argv
+from avocado_rr.pair import BootSpec, qemu_argv
 from avocado_rr.guest import cidata
 from avocado_rr.machine import QemuMachine
 

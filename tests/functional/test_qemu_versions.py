@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from avocado_rr import qemu_builds, replaylog
-from avocado_rr.engine import (OtherQemu, Recording, RecordReplay,
-                               check_same_qemu)
+from avocado_rr.engine import RecordReplay
+from avocado_rr.pair import OtherQemu, Recording, check_same_qemu
 from avocado_rr.qemu_binary import find_qemu
 from conftest import X86_APPEND, X86_PATTERN
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from avocado_rr import diagnosis, replaylog
-from avocado_rr.engine import BootSpec, Recording
+from avocado_rr.pair import BootSpec, Recording
 from avocado_rr.verdict import Check, Verdict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replaylog"

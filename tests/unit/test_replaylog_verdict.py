@@ -9,9 +9,9 @@ step that turns them into a verdict.
 
 import pytest
 
-from avocado_rr import engine
+from avocado_rr import pair
 from avocado_rr.judge import judge
-from avocado_rr.verdict import VERDICTS, Check
+from avocado_rr.verdict import Check, VerdictKind
 
 from test_replaylog import _sidecar, _unxz
 
@@ -24,15 +24,15 @@ def _judge(tmp_path, rrfile, replayed=CONSOLE, **options):
     recorded.write_bytes(CONSOLE)
     console = tmp_path / "replay.console"
     console.write_bytes(replayed)
-    recording = engine.Recording(
-        rrfile=str(rrfile), spec=engine.BootSpec("x86_64", "pc", "none"),
+    recording = pair.Recording(
+        rrfile=str(rrfile), spec=pair.BootSpec("x86_64", "pc", "none"),
         qemu_path="qemu-system-x86_64", qemu_version="QEMU 11.1.3",
         icount=icount, console=str(recorded), argv=[], pattern="sector",
         record_time=1.0, console_bytes=len(CONSOLE), final_icount=icount)
-    outcome = engine.ReplayOutcome("stopped", icount, console=str(console))
+    outcome = pair.ReplayOutcome("stopped", icount, console=str(console))
     options.setdefault("qemu_version", "QEMU 11.1.3")
     verdict = judge(recording, outcome, **options)
-    assert verdict.log_stop_icount == engine.replay_stop_icount(recording)
+    assert verdict.log_stop_icount == pair.replay_stop_icount(recording)
     return verdict
 
 
@@ -48,7 +48,7 @@ def logs(tmp_path):
 
 def test_unknown_log_version_is_a_tool_limitation(tmp_path, logs):
     verdict = _judge(tmp_path, logs[1])
-    assert verdict.verdict == "tool-limitation" in VERDICTS
+    assert verdict.verdict == VerdictKind.TOOL_LIMITATION == "tool-limitation"
     assert not verdict.passed
     assert "unknown REPLAY_VERSION 0xe0200f: newest known 0xe0200e " \
         "(QEMU 11.1)" in verdict.reason

@@ -4,7 +4,7 @@ QEMU 7.2 logged the quit before the last instructions (real fixtures)."""
 import json
 import os
 
-from avocado_rr.engine import BootSpec, Recording, replay_stop_icount
+from avocado_rr.pair import BootSpec, Recording, replay_stop_icount
 
 from test_replaylog import FIXTURES, SIDECAR, _unxz
 
