@@ -30,10 +30,6 @@ class VerdictKind(StrEnum):
     #: a divergence
     TOOL_LIMITATION = "tool-limitation"
 
-
-#: Every verdict a record/replay pair can end in, as strings
-VERDICTS = tuple(kind.value for kind in VerdictKind)
-
 #: QEMU replay error messages (7.2 and later) that mean the replay left
 #: the recorded path.  Later releases add "(insn total T/L left, event E
 #: is NAME)" to them; :func:`parse_replay_error` extracts those fields.

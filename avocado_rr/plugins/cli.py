@@ -15,7 +15,7 @@ from avocado.core.plugin_interfaces import CLI, CLICmd
 from avocado.core.settings import settings
 
 from avocado_rr import assetscli, qemucli
-from avocado_rr.plugins.init import SETTINGS
+from avocado_rr.plugins.init import SETTINGS, SUMMARY_NAMESPACE
 from avocado_rr.replaylog import dumpcli
 
 
@@ -98,7 +98,7 @@ class ReplayRunOptions(CLI):
                 namespace=setting.namespace, parser=group,
                 long_arg=setting.long_arg, metavar=setting.metavar)
         settings.add_argparser_to_option(
-            namespace="replay.summary", parser=group,
+            namespace=SUMMARY_NAMESPACE, parser=group,
             long_arg="--replay-no-summary", action="store_false",
             help_msg="do not write the replay summary of the job")
 

@@ -14,7 +14,8 @@ SECTION = rr_settings.SECTION
 SETTINGS = tuple(item for item in rr_settings.SETTINGS if item.avocado)
 
 #: ``[replay] summary``: write the job's replay summary (table, JSON, SVG)
-SUMMARY_NAMESPACE = f"{SECTION}.summary"
+SUMMARY_KEY = "summary"
+SUMMARY_NAMESPACE = f"{SECTION}.{SUMMARY_KEY}"
 
 
 class ReplayInit(Init):
@@ -29,7 +30,7 @@ class ReplayInit(Init):
                 section=SECTION, key=setting.key, default=setting.default,
                 help_msg=setting.help_msg, key_type=setting.key_type)
         settings.register_option(
-            section=SECTION, key="summary", default=True, key_type=bool,
+            section=SECTION, key=SUMMARY_KEY, default=True, key_type=bool,
             help_msg="write the replay summary of each job: a table on the "
             "console, replay-summary.json and replay-summary.svg in the "
             "job results dir")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from avocado_rr.verdict import (VERDICTS, Check, Verdict, VerdictKind,
+from avocado_rr.verdict import (Check, Verdict, VerdictKind,
                                 compare_consoles, parse_replay_error)
 
 
@@ -60,7 +60,7 @@ def test_verdict_overhead_and_dict():
 
 
 def test_verdict_kinds_are_their_strings():
-    assert VERDICTS == ("pass", "diverged", "stalled", "aborted",
+    assert tuple(VerdictKind) == ("pass", "diverged", "stalled", "aborted",
                         "record-failed", "timeout", "tool-limitation")
     verdict = Verdict("record-failed", "no pattern")
     assert verdict.verdict is VerdictKind.RECORD_FAILED
