@@ -59,11 +59,20 @@ def junit_outcomes(path: Path) -> dict[str, dict]:
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = {"failure": "failed"}.get(child.tag, child.tag)
-                message = (child.get("message") or "").splitlines()[0:1]
-                message = message[0][:300] if message else ""
+                message = _gist(child.get("message") or "")
                 break
         outcomes[name] = {"outcome": outcome, "message": message}
     return outcomes
+
+
+def _gist(message: str) -> str:
+    """A failure's first line and, if another, its last (pytest ends an
+    assertion's message with the comparison that failed)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    gist = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    return gist[:400]
 
 
 def summarize(runs: list[dict]) -> list[dict]:
