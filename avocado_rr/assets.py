@@ -40,7 +40,7 @@ from typing import Iterable, Iterator
 
 import yaml
 
-from avocado_rr import debian, settings
+from avocado_rr import debian, settings, targets
 from avocado_rr.download import (ChecksumMismatch, DownloadError, Progress,
                                  atomic_write, fetch_url, file_lock,
                                  sha256_file)
@@ -57,13 +57,6 @@ CACHE_ENV = settings.setting("cache_dir").variable
 CATALOGUE_ENV = settings.setting("assets_catalogue").variable
 LOCK_COMMAND = "avocado-rr assets lock"
 FETCH_COMMAND = "avocado-rr assets fetch"
-
-#: QEMU target names (as in ``arch:`` tags) -> Debian architectures
-QEMU_TO_DEBIAN = {
-    "x86_64": "amd64", "i386": "i386", "aarch64": "arm64", "arm": "armhf",
-    "ppc64": "ppc64el", "ppc64le": "ppc64el", "s390x": "s390x",
-    "mips64el": "mips64el", "mipsel": "mipsel", "riscv64": "riscv64",
-}
 
 _REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
@@ -252,10 +245,12 @@ class Catalogue:
               kind: str | None = None) -> list[str]:
         """Asset names, optionally only of an arch and/or kind.
 
-        ``arch`` is a Debian architecture or a QEMU target name
+        ``arch`` is a Debian architecture or an arch of the target table
         (``x86_64``, ``aarch64``, ``arm``, ``ppc64``...).
         """
-        arch = QEMU_TO_DEBIAN.get(arch, arch)
+        row = targets.find(arch)
+        if row is not None and row.debian_arch is not None:
+            arch = row.debian_arch
         return [name for name, spec in self.specs.items()
                 if (arch is None or spec.arch == arch)
                 and (kind is None or spec.kind == kind)]

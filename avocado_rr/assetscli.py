@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from avocado_rr.assets import (UPDATE_ENV, AssetError, Catalogue,
-                               QEMU_TO_DEBIAN)
+from avocado_rr import targets
+from avocado_rr.assets import UPDATE_ENV, AssetError, Catalogue
 from avocado_rr.cliutil import (print_table, run_each, standalone,
                                subcommands)
 from avocado_rr.download import StderrProgress
@@ -51,8 +51,8 @@ def _select(cat: Catalogue, names: list[str], tags: list[str]) -> list[str]:
     chosen = []
     for name in selected:
         spec = cat.spec(name)
-        values = {"arch": {spec.arch} | {q for q, d in QEMU_TO_DEBIAN.items()
-                                         if d == spec.arch},
+        values = {"arch": {spec.arch} | targets.names_of_debian_arch(
+                      spec.arch),
                   "kind": {spec.kind}}
         for group in tags:      # any group may match; all tags in a group
             if all(tag.partition(":")[2] in values.get(

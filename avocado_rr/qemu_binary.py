@@ -26,41 +26,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from avocado_rr import settings
+from avocado_rr import settings, targets
 from avocado_rr.assets import cache_dir
 from avocado_rr.download import atomic_write
 from avocado_rr.errors import AvocadoRRError
-
-#: Avocado ``arch:`` tag -> QEMU system emulator target
-QEMU_TARGETS = {
-    "x86_64": "x86_64",
-    "i386": "i386",
-    "aarch64": "aarch64",
-    "arm": "arm",
-    "ppc64": "ppc64",
-    "ppc": "ppc",
-    "s390x": "s390x",
-    "mips": "mips",
-    "mipsel": "mipsel",
-    "mips64": "mips64",
-    "mips64el": "mips64el",
-    "riscv64": "riscv64",
-    "riscv32": "riscv32",
-    "alpha": "alpha",
-    "m68k": "m68k",
-    "sparc64": "sparc64",
-}
-
-#: The Debian package that ships each emulator (for error messages)
-DEBIAN_PACKAGES = {
-    "x86_64": "qemu-system-x86", "i386": "qemu-system-x86",
-    "aarch64": "qemu-system-arm", "arm": "qemu-system-arm",
-    "ppc64": "qemu-system-ppc", "ppc": "qemu-system-ppc",
-    "s390x": "qemu-system-s390x",
-    "mips": "qemu-system-mips", "mipsel": "qemu-system-mips",
-    "mips64": "qemu-system-mips", "mips64el": "qemu-system-mips",
-    "riscv64": "qemu-system-misc", "riscv32": "qemu-system-misc",
-}
 
 
 class QemuNotFound(AvocadoRRError):
@@ -84,12 +53,14 @@ class QemuBinary:
 
 
 def binary_name(arch: str) -> str:
-    """``qemu-system-<target>`` for an Avocado ``arch`` tag."""
+    """``qemu-system-<target>`` for an Avocado ``arch`` tag.
+
+    :raises QemuNotFound: for an arch the target table does not know.
+    """
     try:
-        return f"qemu-system-{QEMU_TARGETS[arch]}"
-    except KeyError:
-        raise QemuNotFound(f"unknown architecture {arch!r}; known: "
-                           f"{', '.join(sorted(QEMU_TARGETS))}") from None
+        return targets.target(arch).binary_name
+    except targets.UnknownTarget as details:
+        raise QemuNotFound(str(details)) from details
 
 
 def find_qemu(arch: str, qemu_bin: str | None = None,
@@ -134,9 +105,9 @@ def find_qemu(arch: str, qemu_bin: str | None = None,
     found = shutil.which(name)
     if found:
         return identify(arch, found)
-    package = DEBIAN_PACKAGES.get(arch, "the QEMU package for it")
-    hint = f"install {package} (apt-get install {package})" \
-        if arch in DEBIAN_PACKAGES else f"install {package}"
+    package = targets.target(arch).emulator_package
+    hint = f"install {package} (apt-get install {package})" if package \
+        else "install the QEMU package for it"
     tried.append(f"{name} on PATH")
     raise QemuNotFound(f"no QEMU binary for arch {arch}: tried "
                        f"{'; '.join(tried)}; {hint}, or name a binary with "

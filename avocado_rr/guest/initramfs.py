@@ -26,6 +26,7 @@ import struct
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from avocado_rr import targets
 from avocado_rr.download import atomic_write
 from avocado_rr.errors import AvocadoRRError
 from avocado_rr.guest.cpio import Archive
@@ -34,25 +35,6 @@ from avocado_rr.guest.cpio import Archive
 FORMAT_VERSION = 1
 
 INIT_SCRIPT = Path(__file__).with_name("init.sh")
-
-#: modules an avocado-rr guest loads, per QEMU target: virtio disk and
-#: network, a cdrom (virtio-scsi anywhere, IDE on pc) and the ISO 9660
-#: file system.  Built-in ones are skipped.
-GUEST_MODULES: dict[str, tuple[str, ...]] = {
-    "x86_64": ("virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi",
-               "ata_piix", "sr_mod", "isofs"),
-    "i386": ("virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi",
-             "ata_piix", "sr_mod", "isofs"),
-    "aarch64": ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
-                "virtio_scsi", "sr_mod", "isofs"),
-}
-
-#: loaded when the kernel has them: AHCI (q35's IDE) is missing from
-#: Debian's cloud-amd64 kernel, where q35 takes a virtio-scsi cdrom
-GUEST_OPTIONAL_MODULES: dict[str, tuple[str, ...]] = {
-    "x86_64": ("ahci",),
-    "i386": ("ahci",),
-}
 
 _MODULE_SUFFIXES = (".ko", ".ko.xz")
 
@@ -292,38 +274,40 @@ def build_initramfs(busybox: str | Path, kernel_root: str | Path,
 
 def build_for_arch(arch: str, busybox: str | Path, kernel_root: str | Path,
                    cache_dir: str | Path) -> Path:
-    """:func:`build_initramfs` with the modules of :data:`GUEST_MODULES`."""
-    if arch not in GUEST_MODULES:
-        raise InitramfsError(f"no guest module list for arch {arch!r}; "
-                             f"known: {', '.join(sorted(GUEST_MODULES))}")
-    return build_initramfs(busybox, kernel_root, cache_dir,
-                           GUEST_MODULES[arch],
-                           optional=GUEST_OPTIONAL_MODULES.get(arch, ()))
+    """:func:`build_initramfs` with the guest modules of ``arch``'s row of
+    the target table (:mod:`avocado_rr.targets`)."""
+    try:
+        modules = targets.need(arch, "guest_modules")
+    except targets.TargetError as details:
+        raise InitramfsError(str(details)) from details
+    return build_initramfs(busybox, kernel_root, cache_dir, modules,
+                           optional=targets.target(arch).optional_modules)
 
 
 def build_initramfs_for(catalogue, arch: str,
                         cache_dir: str | Path | None = None) -> Path:
     """The initramfs for QEMU target ``arch`` from the asset catalogue.
 
-    Uses the catalogue's ``kernel-<arch>`` package tree (for its modules)
-    and ``busybox-<debian arch>``; the image is cached under
+    Uses the package tree of the arch's kernel asset (for its modules) and
+    ``busybox-<debian arch>``; the image is cached under
     ``<asset cache>/initramfs`` unless ``cache_dir`` is given.
 
     :param catalogue: an :class:`avocado_rr.assets.Catalogue`
     """
     from avocado_rr import assets  # pylint: disable=import-outside-toplevel
-    if arch not in assets.QEMU_TO_DEBIAN:
-        raise InitramfsError(f"no Debian architecture for QEMU target "
-                             f"{arch!r}")
-    kernel_root = catalogue.package_root(f"kernel-{arch}")
-    busybox = catalogue.fetch(f"busybox-{assets.QEMU_TO_DEBIAN[arch]}")
+    try:
+        kernel = targets.need(arch, "kernel_asset")
+        debian_arch = targets.need(arch, "debian_arch")
+    except targets.TargetError as details:
+        raise InitramfsError(str(details)) from details
+    kernel_root = catalogue.package_root(kernel)
+    busybox = catalogue.fetch(f"busybox-{debian_arch}")
     if cache_dir is None:
         cache_dir = assets.cache_dir() / "initramfs"
     return build_for_arch(arch, busybox, kernel_root, cache_dir)
 
 
-__all__ = ["GUEST_MODULES", "GUEST_OPTIONAL_MODULES", "INIT_SCRIPT",
-           "InitramfsError", "ModuleTree", "build_for_arch",
+__all__ = ["INIT_SCRIPT", "InitramfsError", "ModuleTree", "build_for_arch",
            "build_initramfs", "build_initramfs_for", "initramfs_bytes",
            "inputs_digest", "kernel_image", "kernel_release",
            "make_archive", "module_name", "read_modinfo"]

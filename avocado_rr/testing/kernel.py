@@ -34,7 +34,7 @@ import time
 from avocado import Test
 from avocado.core.exceptions import TestInterrupt
 
-from avocado_rr import assets, settings
+from avocado_rr import assets, settings, targets
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import RecordReplay
 from avocado_rr.pair import RRFILE, BootSpec
@@ -225,13 +225,6 @@ class ReplayTestBase(Test):
                           rrfile)
 
 
-#: The guest's serial console device per QEMU target
-CONSOLES = {"x86_64": "ttyS0", "i386": "ttyS0", "aarch64": "ttyAMA0",
-            "arm": "ttyAMA0", "ppc64": "hvc0", "s390x": "sclp0",
-            "riscv64": "ttyS0",
-            "mips64el": "ttyS0", "mipsel": "ttyS0"}
-
-
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
@@ -243,7 +236,8 @@ class ReplayKernelTest(ReplayTestBase):
     kernel: str | None = None
     initrd: str | None = None
     dtb: str | None = None
-    #: kernel command line (default: ``printk.time=1 console=<CONSOLES>``)
+    #: kernel command line (default: ``printk.time=1 console=<the arch's
+    #: console>``, its :attr:`avocado_rr.targets.Target.console`)
     append: str | None = None
     #: the console line that ends the recording (substring or compiled re)
     console_pattern: str | re.Pattern = "Kernel command line"
@@ -277,7 +271,7 @@ class ReplayKernelTest(ReplayTestBase):
         """``append``, or timestamps and the arch's serial console."""
         if self.append is not None:
             return self.append
-        return f"printk.time=1 console={CONSOLES[self.arch]}"
+        return f"printk.time=1 console={targets.need(self.arch, 'console')}"
 
     def run_record_replay(self) -> Verdict:
         """Record, replay, judge; FAIL with the reason on any mismatch."""

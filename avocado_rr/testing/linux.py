@@ -33,14 +33,14 @@ import json
 import os
 import socket
 
-from avocado_rr import assets, devices, seeking
+from avocado_rr import assets, devices, seeking, targets
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS, read_transcript
 from avocado_rr.download import sha256_file
 from avocado_rr.engine import RecordReplay
 from avocado_rr.guest import cidata, initramfs, markers
 from avocado_rr.httpserve import FileServer, payload
 from avocado_rr.pair import BootSpec, Recording, ReplayOutcome
-from avocado_rr.testing.kernel import CONSOLES, ReplayTestBase
+from avocado_rr.testing.kernel import ReplayTestBase
 from avocado_rr.verdict import Check, Verdict, VerdictKind
 
 DISK_SIZE = 64 << 20
@@ -57,9 +57,11 @@ class ReplayLinuxTest(ReplayTestBase):
     """Record a full boot with disk, network and ISO; replay; compare."""
 
     timeout = 300
-    #: asset name or path of the kernel (default ``kernel-<arch>``)
+    #: asset name or path of the kernel (default: the arch's kernel asset,
+    #: :attr:`avocado_rr.targets.Target.kernel_asset`)
     kernel: str | None = None
-    #: guest console (default per arch, :data:`CONSOLES`)
+    #: guest console (default: the arch's,
+    #: :attr:`avocado_rr.targets.Target.console`)
     console_device: str | None = None
     append: str = "printk.time=1 panic=-1"
     memory: str = "512"
@@ -93,7 +95,8 @@ class ReplayLinuxTest(ReplayTestBase):
         """
         out = self.outputdir
         catalogue = assets.default_catalogue()
-        self.kernel_path = self.fetch(self.kernel or f"kernel-{self.arch}")
+        self.kernel_path = self.fetch(self.kernel or
+                                      targets.need(self.arch, "kernel_asset"))
         self.initrd = os.fspath(initramfs.build_initramfs_for(catalogue,
                                                               self.arch))
         self.log.info("initramfs %s (sha256 %s)", self.initrd,
@@ -168,7 +171,7 @@ class ReplayLinuxTest(ReplayTestBase):
         return os.path.join(self.outputdir, "disk-overlay.qcow2")
 
     def boot_spec(self) -> BootSpec:
-        console = self.console_device or CONSOLES[self.arch]
+        console = self.console_device or targets.need(self.arch, "console")
         return BootSpec(
             arch=self.arch, machine=self.machine, cpu=self.cpu,
             kernel=self.kernel_path, initrd=self.initrd,

@@ -13,6 +13,7 @@ import pytest
 from avocado_rr import assets as rr_assets
 from avocado_rr.guest import initramfs
 from avocado_rr.guest.initramfs import InitramfsError
+from avocado_rr.targets import target
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_cache_reuses_image_and_tracks_inputs(assets, tmp_path):
     init = tmp_path / "init.sh"
     init.write_bytes(initramfs.INIT_SCRIPT.read_bytes() + b"# changed\n")
     other = initramfs.build_initramfs(busybox, kernel, tmp_path,
-                                      initramfs.GUEST_MODULES["x86_64"],
+                                      target("x86_64").guest_modules,
                                       init_script=init)
     assert other != first and other.exists()
 
