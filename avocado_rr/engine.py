@@ -51,9 +51,9 @@ from avocado_rr.machine import MachineError, QemuMachine
 from avocado_rr.pair import (RRFILE, BootSpec, RecordFailed, Recording,
                              qemu_argv, replay_stop_icount, summarize_log)
 from avocado_rr.probes import Checkpoint, RecordProbes, take
-from avocado_rr.qemu_binary import QemuBinary
 from avocado_rr.replaylog import ReplayLogError
 from avocado_rr.session import Progress, ReplaySession
+from avocado_rr.targets import QemuBinary
 from avocado_rr.verdict import Verdict, VerdictKind
 
 LOG = logging.getLogger("avocado_rr.engine")

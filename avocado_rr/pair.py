@@ -20,7 +20,7 @@ from avocado_rr import replaylog
 from avocado_rr.console import read_transcript
 from avocado_rr.errors import AvocadoRRError
 from avocado_rr.probes import Checkpoint
-from avocado_rr.qemu_binary import QemuBinary
+from avocado_rr.targets import QemuBinary
 from avocado_rr.verdict import Verdict
 
 

@@ -23,33 +23,17 @@ import hashlib
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from avocado_rr import settings, targets
 from avocado_rr.assets import cache_dir
 from avocado_rr.download import atomic_write
 from avocado_rr.errors import AvocadoRRError
+from avocado_rr.targets import QemuBinary
 
 
 class QemuNotFound(AvocadoRRError):
     """No QEMU binary for the requested architecture."""
-
-
-@dataclass(frozen=True)
-class QemuBinary:
-    """A QEMU system emulator and what it says about itself."""
-
-    arch: str
-    path: str
-    #: first line of ``qemu-system-<arch> --version``
-    version_line: str
-    #: (major, minor, micro)
-    version: tuple[int, int, int]
-
-    @property
-    def version_string(self) -> str:
-        return ".".join(str(part) for part in self.version)
 
 
 def binary_name(arch: str) -> str:

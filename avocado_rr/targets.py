@@ -13,7 +13,10 @@ then raises :class:`MissingTargetData` naming the architecture and the
 column, and :func:`target` raises :class:`UnknownTarget` for a name that
 has no row.  Neither is ever a bare ``KeyError``.
 
-It imports nothing but the standard library and :mod:`avocado_rr.errors`.
+The module also holds :class:`QemuBinary`, what a found emulator says
+about itself, so that data modules (:mod:`avocado_rr.pair`) need not
+import the code that finds it (:mod:`avocado_rr.qemu_binary`).  It
+imports nothing but the standard library and :mod:`avocado_rr.errors`.
 """
 
 from __future__ import annotations
@@ -186,3 +189,20 @@ def names_of_debian_arch(debian_arch: str) -> set[str]:
 def booted() -> list[Target]:
     """The rows the suite boots: those with a kernel asset."""
     return [row for row in TARGETS if row.kernel_asset is not None]
+
+
+@dataclass(frozen=True)
+class QemuBinary:
+    """A QEMU system emulator and what it says about itself."""
+
+    arch: str
+    path: str
+    #: first line of ``qemu-system-<arch> --version``
+    version_line: str
+    #: (major, minor, micro)
+    version: tuple[int, int, int]
+
+    @property
+    def version_string(self) -> str:
+        """``major.minor.micro``."""
+        return ".".join(str(part) for part in self.version)

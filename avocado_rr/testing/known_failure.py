@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from avocado_rr.qemu_binary import QemuBinary
+from avocado_rr.targets import QemuBinary
 from avocado_rr.verdict import Verdict
 
 

@@ -1,6 +1,6 @@
 """Which verdicts a KnownFailure accepts, on which QEMU versions."""
 
-from avocado_rr.qemu_binary import QemuBinary
+from avocado_rr.targets import QemuBinary
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.verdict import ReplayError, Verdict
 

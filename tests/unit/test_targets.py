@@ -5,6 +5,7 @@ import dataclasses
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ import yaml
 
 from avocado_rr import targets
 from avocado_rr.errors import AvocadoRRError
-from avocado_rr.targets import (TABLE, TARGETS, MissingTargetData, Target,
-                                UnknownTarget)
+from avocado_rr.targets import (TABLE, TARGETS, MissingTargetData,
+                                QemuBinary, Target, UnknownTarget)
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = yaml.safe_load((ROOT / "configs" / "assets.yaml").read_text())[
@@ -126,3 +127,21 @@ def test_a_row_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         targets.target("x86_64").console = "ttyS1"
     assert Target("vax", "vax", "vax").need("arch") == "vax"
+
+
+def test_qemu_binary_is_plain_data():
+    qemu = QemuBinary("s390x", "/usr/bin/qemu-system-s390x",
+                      "QEMU emulator version 10.0.2", (10, 0, 2))
+    assert qemu.version_string == "10.0.2"
+
+
+def test_the_record_replay_data_stands_without_the_qemu_provider():
+    """pair.py is data: it must not pull in finding, fetching or settings."""
+    code = ("import sys, avocado_rr.pair; print(' '.join(sorted(sys.modules"
+            ")))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                            capture_output=True, text=True,
+                            check=True).stdout.split()
+    for heavy in ("avocado_rr.qemu_binary", "avocado_rr.assets",
+                  "avocado_rr.download", "avocado_rr.settings", "yaml"):
+        assert heavy not in loaded
