@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from avocado_rr.assets import UPDATE_ENV
 from avocado_rr.cliutil import (print_table, run_each, standalone,
                                subcommands)
 from avocado_rr.download import StderrProgress
+from avocado_rr.lockedcatalogue import UPDATE_ENV
 from avocado_rr.qemu_builds import QemuBuildError, QemuBuilds
 
 
