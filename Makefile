@@ -38,14 +38,13 @@ AVOCADO_PARALLEL ?= $(shell nproc)
 PYTEST_ARGS ?=
 AVOCADO_ARGS ?=
 
-# Debian packages that provide what the suite runs
-APT_PACKAGES := qemu-system-x86 qemu-system-arm qemu-system-ppc \
-	qemu-system-s390x qemu-system-mips qemu-system-misc qemu-utils cpio \
+# Debian packages that provide what the suite runs, and the commands
+# checked for: the emulators of the arches the suite boots come from the
+# target table (avocado_rr/targets.py), read with the system's Python
+TARGETS_CMD = $(PYTHON) -m avocado_rr.targets
+APT_PACKAGES = $(shell $(TARGETS_CMD) emulator-packages) qemu-utils cpio \
 	genisoimage
-QEMU_PROBES := qemu-system-x86_64 qemu-system-i386 qemu-system-aarch64 \
-	qemu-system-arm qemu-system-ppc64 qemu-system-s390x \
-	qemu-system-mips64el qemu-system-mipsel qemu-system-riscv64 qemu-img \
-	cpio isoinfo
+QEMU_PROBES = $(shell $(TARGETS_CMD) binaries) qemu-img cpio isoinfo
 
 ifdef QEMU_BIN
 export AVOCADO_RR_QEMU_BIN := $(abspath $(QEMU_BIN))

@@ -21,8 +21,10 @@ imports nothing but the standard library and :mod:`avocado_rr.errors`.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Sequence
 
 from avocado_rr.errors import AvocadoRRError
 
@@ -206,3 +208,22 @@ class QemuBinary:
     def version_string(self) -> str:
         """``major.minor.micro``."""
         return ".".join(str(part) for part in self.version)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the emulators of the arches the suite boots, or the Debian
+    packages that ship them, space-separated (for the Makefile)."""
+    parser = argparse.ArgumentParser(prog="python3 -m avocado_rr.targets",
+                                     description=main.__doc__)
+    parser.add_argument("what", choices=("binaries", "emulator-packages"))
+    args = parser.parse_args(argv)
+    if args.what == "binaries":
+        words = [row.binary_name for row in booted()]
+    else:
+        words = sorted({row.need("emulator_package") for row in booted()})
+    print(" ".join(words))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -145,3 +145,21 @@ def test_the_record_replay_data_stands_without_the_qemu_provider():
     for heavy in ("avocado_rr.qemu_binary", "avocado_rr.assets",
                   "avocado_rr.download", "avocado_rr.settings", "yaml"):
         assert heavy not in loaded
+
+
+def test_the_makefile_reads_the_table_with_the_standard_library_alone():
+    """``make qemu`` runs before any venv: no site-packages (-S), no
+    PYTHONPATH (-E)."""
+    def run(what):
+        return subprocess.run(
+            [sys.executable, "-E", "-S", "-m", "avocado_rr.targets", what],
+            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert run("binaries").split() == [row.binary_name
+                                       for row in targets.booted()]
+    packages = run("emulator-packages").split()
+    assert packages == sorted({row.emulator_package
+                               for row in targets.booted()})
+    assert "qemu-system-x86" in packages
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(TARGETS_CMD) binaries" in makefile
+    assert "$(TARGETS_CMD) emulator-packages" in makefile
