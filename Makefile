@@ -7,6 +7,8 @@
 #   make bench-parallel   check-avocado's speed-up from parallel tasks
 #   make check-soak       'make check' CHECK_RUNS times (5) from a clean
 #                         clone: each test's failures over the runs
+#   make check-gitlab     .gitlab-ci.yml's check-unit and one check-avocado
+#                         cell, run as GitLab runs them (gitlab-ci-local)
 #
 # Each target sets up what it needs: the venv, Debian's QEMU emulators
 # (apt-get when root, otherwise the exact command is printed) and the
@@ -77,7 +79,7 @@ RUN := PYTHONPATH=$(CURDIR) $(VENV)/bin
 all: help
 
 help:
-	@sed -n '2,30p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VENV)/.stamp: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -143,6 +145,11 @@ bench-parallel: venv qemu assets
 
 clean:
 	rm -rf build
+
+# GitLab's jobs on this machine (.ci/gitlab-local JOB... runs others)
+.PHONY: check-gitlab
+check-gitlab:
+	.ci/gitlab-local
 
 # flakiness of the project's own tests: 'make check' in a clean clone of
 # HEAD, CHECK_RUNS times, half of the runs started with SIGINT ignored

@@ -119,7 +119,8 @@ def commands(line):
     """The simple commands of a shell line (skips if/then/fi/!)."""
     for part in re.split(r";|&&|\|\||\|", line):
         words = shlex.split(part.strip())
-        while words and (words[0] in ("if", "then", "else", "!", "fi")
+        while words and (words[0] in ("if", "then", "else", "!", "fi",
+                                      "export")
                          or re.match(r"^\w+=", words[0])):
             words.pop(0)
         if words:
@@ -160,11 +161,15 @@ def test_ci_publishes_junit_and_keeps_results():
     assert f"--xunit {junit}" in script
     assert job["artifacts"]["when"] == "always"
     assert "build/results/" in job["artifacts"]["paths"]
+    assert junit in job["artifacts"]["paths"]
     assert "$AVOCADO_RR_CACHE_DIR" not in str(job["cache"])
     cached = [path for cache in job["cache"] for path in cache["paths"]]
-    doc, _ = ci_jobs()
-    cache_dir = doc["variables"]["AVOCADO_RR_CACHE_DIR"]
-    assert cache_dir.replace("$CI_PROJECT_DIR/", "") in cached
+    # the asset cache is a cached dir of the checkout the job runs in
+    exports = [line for line in job["before_script"]
+               if line.startswith("export ")]
+    cache_dir = re.search(r'AVOCADO_RR_CACHE_DIR="\$PWD/([^"]+)"',
+                          " ".join(exports)).group(1)
+    assert cache_dir in cached
     # assets are fetched before the tests run
     assert script.index("make assets") < script.index("make check-avocado")
 
