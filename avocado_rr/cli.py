@@ -33,6 +33,8 @@ SUBCOMMANDS = {
     "replay": ("avocado_rr.paircli", "replay RRFILE against what its "
                "recording saw"),
     "check": ("avocado_rr.paircli", "record, then replay, then judge"),
+    "locate": ("avocado_rr.locatecli", "replay RRFILE and say where it "
+               "first differs from its recording"),
     "dump": ("avocado_rr.replaylog.dumpcli", "print a QEMU replay log"),
     "assets": ("avocado_rr.assetscli", "manage the asset cache (list, "
                "fetch, verify, lock)"),

@@ -43,9 +43,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Pattern
 
-from avocado_rr import diagnosis, loghealth
+from avocado_rr import diagnosis, loghealth, statecheck
 from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleMatch,
                                 ConsoleWatcher, MatchKind)
+from avocado_rr.guestram import GuestRam
 from avocado_rr.judge import ExtraChecks, describe_exit, judge
 from avocado_rr.machine import MachineError, QemuMachine
 from avocado_rr.pair import (RRFILE, BootSpec, RecordFailed, Recording,
@@ -53,6 +54,7 @@ from avocado_rr.pair import (RRFILE, BootSpec, RecordFailed, Recording,
 from avocado_rr.probes import Checkpoint, RecordProbes, take
 from avocado_rr.replaylog import ReplayLogError
 from avocado_rr.session import Progress, ReplaySession
+from avocado_rr.statecheck import RAM_SUFFIX, CheckpointPlan, state_probes
 from avocado_rr.targets import QemuBinary
 from avocado_rr.verdict import Verdict, VerdictKind
 
@@ -103,10 +105,20 @@ class RecordReplay:
         self._phase: _Phase | None = None
         #: the last recording :meth:`record` made
         self.recording: Recording | None = None
+        #: engines of more replays, ended with this one (:meth:`child`)
+        self._children: list[RecordReplay] = []
         os.makedirs(self.outdir, exist_ok=True)
 
     def path(self, name: str) -> str:
         return os.path.join(self.outdir, name)
+
+    def child(self, name: str) -> "RecordReplay":
+        """An engine for more runs of this pair, in ``<outdir>/<name>``:
+        :meth:`close` and :meth:`interrupt` end its QEMU too."""
+        child = RecordReplay(self.qemu, self.path(name), self.log)
+        child.interrupted = self.interrupted
+        self._children.append(child)
+        return child
 
     def _launch(self, argv: list[str], name: str) -> QemuMachine:
         if self.interrupted:
@@ -123,6 +135,9 @@ class RecordReplay:
         machine, self.active = self.active, None
         if machine is not None:
             machine.kill(grace)
+        for child in self._children:
+            child.interrupted = child.interrupted or self.interrupted
+            child.close(grace)
 
     # -- record ---------------------------------------------------------
     def record(self, spec: BootSpec, pattern: str | Pattern,
@@ -131,23 +146,44 @@ class RecordReplay:
                timeout: float = 120.0,
                rrfile: str | None = None,
                max_log_bytes: int = loghealth.MAX_LOG_BYTES,
-               probes: RecordProbes | None = None) -> Recording:
+               probes: RecordProbes | None = None,
+               checkpoints: CheckpointPlan | None = None) -> Recording:
         """Record until ``pattern`` shows on the console.
 
         :param probes: pause the recording for these probes; what they
             saw is kept with the recording (:attr:`Recording.checkpoints`)
+        :param checkpoints: pause it for state checkpoints (registers,
+            RAM page digests, console length) on this plan, which a
+            replay compares (:mod:`avocado_rr.statecheck`); the guest's
+            RAM then lives in a file of /dev/shm
         :raises RecordFailed: the pattern never came, a failure pattern
             came, QEMU died, or the log cannot be trusted
         """
         rrfile = os.path.abspath(rrfile or self.path(RRFILE))
         console = rrfile + ".console"
+        ram = GuestRam(spec.memory, "record") if checkpoints else None
         argv = qemu_argv(self.qemu, spec, "record", rrfile, console,
-                         trace_file=rrfile + ".trace")
+                         trace_file=rrfile + ".trace") + \
+            (ram.qemu_args() if ram else [])
+        if checkpoints is not None:
+            store = rrfile + RAM_SUFFIX
+            if os.path.exists(store):
+                os.unlink(store)
+            probes = RecordProbes(
+                state_probes(ram, console, store) +
+                (probes.probes if probes else []), checkpoints.next_after)
         pattern_text = str(getattr(pattern, "pattern", pattern))
         self._phase = _Phase("record", rrfile, pattern_text)
         start = time.monotonic()
-        machine = self._launch(argv, "record")
         try:
+            machine = self._launch(argv, "record")
+        except BaseException:
+            if ram:
+                ram.close()
+            raise
+        try:
+            if ram:
+                ram.attach()
             machine.cmd("cont")
             match, checkpoints = self._record_until(
                 machine, ConsoleWatcher(console), pattern, failure_patterns,
@@ -162,6 +198,8 @@ class RecordReplay:
             exitcode = machine.quit()
         finally:
             self.close()
+            if ram:
+                ram.close()
         elapsed = time.monotonic() - start
         self._check_log_written(rrfile, machine, exitcode, stop.icount)
         recording = Recording(
@@ -191,28 +229,29 @@ class RecordReplay:
                       health: loghealth.LogWatch,
                       probes: RecordProbes | None
                       ) -> tuple[ConsoleMatch, list[Checkpoint]]:
-        """Wait for the pattern, pausing for the probes every
-        ``probes.every`` seconds on the way."""
+        """Wait for the pattern, pausing for the probes when their
+        schedule says."""
         start = time.monotonic()
         deadline = start + timeout
-        every = probes.every if probes is not None else None
         checkpoints: list[Checkpoint] = []
+        next_at = probes.next_after(0.0) if probes is not None else None
         while True:
             left = deadline - time.monotonic()
-            if every is not None:
-                next_at = start + every * (len(checkpoints) + 1)
-                left = min(left, next_at - time.monotonic())
+            if next_at is not None:
+                left = min(left, start + next_at - time.monotonic())
             match = watcher.wait([pattern], failure_patterns, max(left, 0),
                                  machine.is_running, health.problem)
             if match.kind != MatchKind.TIMEOUT or \
                     time.monotonic() >= deadline:
                 return match, checkpoints
-            checkpoint = self._pause_for_probes(
-                machine, probes, f"t={time.monotonic() - start:.1f}s")
+            elapsed = time.monotonic() - start
+            checkpoint = self._pause_for_probes(machine, probes,
+                                                f"t={elapsed:.2f}s")
             if checkpoint is None:
-                every = None      # QEMU is going; the wait will say why
+                next_at = None    # QEMU is going; the wait will say why
             else:
                 checkpoints.append(checkpoint)
+                next_at = probes.next_after(time.monotonic() - start)
 
     def _pause_for_probes(self, machine: QemuMachine, probes: RecordProbes,
                           moment: str) -> Checkpoint | None:
@@ -307,7 +346,8 @@ class RecordReplay:
     # -- replay ---------------------------------------------------------
     def session(self, recording: Recording, name: str = "replay",
                 extra_args: Iterable[str] = (), trace: bool = False,
-                stall_timeout: float = 5.0) -> ReplaySession:
+                stall_timeout: float = 5.0,
+                ram: bool = False) -> ReplaySession:
         """Start a replay QEMU of ``recording``, paused, as a session.
 
         Its console goes to ``<name>-console.log`` (with ``trace``, QEMU's
@@ -317,13 +357,22 @@ class RecordReplay:
 
         :param extra_args: QEMU arguments for this replay alone (a gdb
             stub, trace options), after the recording's
+        :param ram: keep the guest's RAM in a file the session reads
+            (:attr:`ReplaySession.ram`), for state checkpoints
         """
-        argv = self.replay_argv(recording, name, trace) + list(extra_args)
-        machine = self._launch(argv, name)
+        guest_ram = GuestRam(recording.spec.memory, name) if ram else None
+        argv = self.replay_argv(recording, name, trace) + \
+            (guest_ram.qemu_args() if guest_ram else []) + list(extra_args)
         try:
-            return ReplaySession(machine, recording, stall_timeout, self.log)
+            machine = self._launch(argv, name)
+            if guest_ram:
+                guest_ram.attach()
+            return ReplaySession(machine, recording, stall_timeout, self.log,
+                                 guest_ram)
         except BaseException:
             self.close(grace=0)
+            if guest_ram:
+                guest_ram.close()
             raise
 
     def replay_argv(self, recording: Recording, name: str = "replay",
@@ -348,20 +397,26 @@ class RecordReplay:
         stop_at = replay_stop_icount(recording, log)
         self._phase = phase = _Phase("replay", recording.rrfile,
                                      recording=recording, target=stop_at)
+        state = statecheck.state_checkpoints(recording)
         try:
-            phase.session = self.session(recording, trace=True,
-                                         stall_timeout=stall_timeout)
+            phase.session = self.session(
+                recording, trace=True, stall_timeout=stall_timeout,
+                ram=statecheck.has_ram(state))
             try:
-                outcome = phase.session.advance(stop_at, timeout, progress)
+                outcome, points = statecheck.replay_through(
+                    phase.session, state, stop_at, timeout, progress)
             finally:
+                phase.session.close()
                 self.close(grace=0)
             outcome = replace(outcome,
                               console=self.path("replay-console.log"),
                               stderr=phase.session.machine.stderr,
                               exitcode=phase.session.machine.exitcode,
                               replay_time=time.monotonic() - start)
+            location = statecheck.locate_replay(recording, state, points,
+                                                outcome, stop_at)
             verdict = judge(recording, outcome, log, self.qemu.version_line,
-                            extra_checks)
+                            extra_checks, location)
             return self._conclude(verdict, recording)
         finally:
             self._phase = None
@@ -454,6 +509,13 @@ class RecordReplay:
             self.log.info("%s", line)
         return replace(verdict, report=report)
 
+    def amend(self, verdict: Verdict) -> Verdict:
+        """Write a verdict that more checks completed (unless
+        :meth:`interrupt` wrote its own)."""
+        if not self.interrupted:
+            self._write_verdict(verdict)
+        return verdict
+
     def _write_verdict(self, verdict: Verdict) -> None:
         try:
             with open(self.path("verdict.json"), "w",
@@ -472,7 +534,8 @@ class RecordReplay:
               max_log_bytes: int = loghealth.MAX_LOG_BYTES,
               between: Callable[[Recording], Verdict | None] | None = None,
               extra_checks: ExtraChecks | None = None,
-              probes: RecordProbes | None = None) -> Verdict:
+              probes: RecordProbes | None = None,
+              checkpoints: CheckpointPlan | None = None) -> Verdict:
         """Record, replay, judge. Every failure becomes a verdict, written
         to ``verdict.json`` (and a failed replay's diagnosed).
 
@@ -481,10 +544,13 @@ class RecordReplay:
             ``record-failed`` of a workload that went wrong)
         :param extra_checks: more checks of the replay (see :meth:`replay`)
         :param probes: the recording's probes (see :meth:`record`)
+        :param checkpoints: the recording's state checkpoints (see
+            :meth:`record`), compared by the replay
         """
         try:
             recording = self.record(spec, pattern, failure_patterns, timeout,
-                                    rrfile, max_log_bytes, probes)
+                                    rrfile, max_log_bytes, probes,
+                                    checkpoints)
         except RecordFailed as failure:
             return self._conclude(failure.verdict)
         except (MachineError, OSError) as details:

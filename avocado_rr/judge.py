@@ -13,6 +13,10 @@ starting no QEMU and writing nothing.  The checks:
   :mod:`avocado_rr.engine`);
 * **log icount**: the recorded icount equals the sum of the log's
   INSTRUCTION events;
+* **state**: at every checkpoint the recording kept, the replay's
+  registers and RAM equal the recording's, or differ only transiently
+  (:mod:`avocado_rr.divergence`): a replay that reproduces the console
+  and the icount but not the guest's state is no pass;
 * whatever a caller's ``extra_checks`` add (the Linux cases' markers and
   disk image), judged like these.
 """
@@ -26,6 +30,7 @@ from typing import Callable
 
 from avocado_rr import replaylog
 from avocado_rr.console import read_transcript
+from avocado_rr.divergence import Location
 from avocado_rr.pair import (Recording, ReplayOutcome, ReplayState,
                              replay_stop_icount, summarize_log)
 from avocado_rr.verdict import (Check, Verdict, VerdictKind, compare_consoles,
@@ -38,13 +43,15 @@ ExtraChecks = Callable[[Recording, ReplayOutcome], "list[Check]"]
 def judge(recording: Recording, outcome: ReplayOutcome,
           log: "replaylog.LogSummary | replaylog.ReplayLogError | None"
           = None, qemu_version: str | None = None,
-          extra_checks: ExtraChecks | None = None) -> Verdict:
+          extra_checks: ExtraChecks | None = None,
+          location: Location | None = None) -> Verdict:
     """The verdict on the replay of ``recording`` that ended in ``outcome``.
 
     :param log: the log's summary (or its reading error), if already made
     :param qemu_version: the ``--version`` line of the replaying QEMU
     :param extra_checks: more checks, judged with the built-in ones: a
         failed one makes an otherwise passing pair ``diverged``
+    :param location: what comparing the state checkpoints found
     """
     if log is None:
         log = summarize_log(recording.rrfile)
@@ -72,6 +79,8 @@ def judge(recording: Recording, outcome: ReplayOutcome,
             "log icount", log.icount == recording.final_icount,
             f"log sum {log.icount}, recorded {recording.final_icount}"
             f" at the end of the recording"))
+    if location is not None and location.kind != "no-checkpoints":
+        checks.append(_state_check(location))
     if extra_checks is not None:
         checks += extra_checks(recording, outcome)
     kind, reason = _classify(recording, outcome, log, replay_error, checks)
@@ -90,10 +99,29 @@ def judge(recording: Recording, outcome: ReplayOutcome,
         replay_time=outcome.replay_time,
         log_size=os.path.getsize(recording.rrfile),
         qemu_version=qemu_version,
+        location=location.to_dict() if location is not None else None,
         artifacts={"rrfile": recording.rrfile,
                    "record_console": recording.console,
                    "replay_console": outcome.console,
                    "record_cmdline": shlex.join(recording.argv)})
+
+
+def _state_check(location: Location) -> Check:
+    transient = (f", {len(location.transients)} transient difference(s)"
+                 if location.transients else "")
+    if location.kind == "divergence":
+        return Check("state", False, (
+            f"the guest's state differs from the recording's from "
+            f"icount {location.first_different_icount} "
+            f"({location.share(location.first_different_icount)}) on; last "
+            f"equal at {location.last_equal_icount}{transient}"))
+    if location.kind == "failure":
+        return Check("state", True, (
+            f"{location.compared} checkpoint(s) equal up to icount "
+            f"{location.last_equal_icount}, where the replay was still "
+            f"right{transient}"))
+    return Check("state", True, f"{location.compared} checkpoint(s) "
+                 f"equal{transient}")
 
 
 def _console_detail(recorded: bytes, replayed: bytes, diff) -> str:

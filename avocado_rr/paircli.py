@@ -19,6 +19,8 @@ from avocado_rr.machine import MachineError
 from avocado_rr.pair import (BootSpec, RecordFailed, Recording,
                              check_same_qemu)
 from avocado_rr.qemu_binary import find_qemu
+from avocado_rr.repeat import with_replays
+from avocado_rr.statecheck import DEFAULT_EVERY, CheckpointPlan
 from avocado_rr.verdict import Verdict
 
 EXIT_PASS = 0
@@ -52,7 +54,7 @@ def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
                       "use --qemu-arg=-foo for arguments starting with -)")
 
 
-def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qemu-bin", help="QEMU binary to use")
     parser.add_argument("--qemu-build-dir", help="QEMU build tree to use")
     parser.add_argument("--qemu-version", metavar="VERSION",
@@ -66,34 +68,54 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="log what is run")
 
 
+def _add_checkpoints(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoints", type=float, metavar="N",
+                        default=10.0 / DEFAULT_EVERY,
+                        help="state checkpoints per 10 s of recording "
+                        "(registers and RAM, compared by the replay to say "
+                        "where it first differs; the first after 0.25 s; "
+                        f"0: none; default {10.0 / DEFAULT_EVERY:g})")
+
+
+def add_replays(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replays", type=int, default=1, metavar="N",
+                        help="replay N times and compare the replays with "
+                        "each other: a race of the replay, or a mismatch "
+                        "with the recording (1)")
+
+
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     _add_boot_arguments(parser)
-    _add_common_arguments(parser)
+    add_common_arguments(parser)
     parser.add_argument("--rrfile", required=True, help="replay log to write")
+    _add_checkpoints(parser)
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
-    _add_common_arguments(parser)
+    add_common_arguments(parser)
     parser.add_argument("--rrfile", required=True,
                         help="replay log to replay")
     parser.add_argument("--allow-other-qemu", action="store_true",
                         help="replay with another QEMU build than the one "
                         "that recorded RRFILE (an experiment: the verdict "
                         "names both)")
-    _add_stall_timeout(parser)
+    add_stall_timeout(parser)
+    add_replays(parser)
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     _add_boot_arguments(parser)
-    _add_common_arguments(parser)
+    add_common_arguments(parser)
     parser.add_argument("--rrfile", help="replay log to write (default: "
                         "replay.bin in --outdir)")
     parser.add_argument("--outdir", help="where artifacts go (default: a "
                         "new directory under /tmp)")
-    _add_stall_timeout(parser)
+    add_stall_timeout(parser)
+    _add_checkpoints(parser)
+    add_replays(parser)
 
 
-def _add_stall_timeout(parser: argparse.ArgumentParser) -> None:
+def add_stall_timeout(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stall-timeout", type=float, default=5.0,
                         help="seconds without icount progress before the "
                         "replay counts as stalled (5)")
@@ -152,7 +174,8 @@ def run_record(args: argparse.Namespace) -> int:
     engine = RecordReplay(qemu, os.path.dirname(os.path.abspath(args.rrfile)))
     try:
         recording = engine.record(spec, args.pattern, timeout=args.timeout,
-                                  rrfile=args.rrfile)
+                                  rrfile=args.rrfile,
+                                  checkpoints=_plan(args))
     except RecordFailed as failure:
         return _emit(args, failure.verdict)
     data = {"recorded": True, "rrfile": recording.rrfile,
@@ -174,24 +197,44 @@ def run_record(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def run_replay(args: argparse.Namespace) -> int:
+def _plan(args: argparse.Namespace) -> CheckpointPlan | None:
+    return CheckpointPlan.per_10s(args.checkpoints) \
+        if args.checkpoints > 0 else None
+
+
+def load_replay(args: argparse.Namespace) -> tuple[Recording, RecordReplay]:
+    """The kept recording ``--rrfile`` names, and an engine of its QEMU
+    (or of the one named; another build is refused unless
+    ``--allow-other-qemu``)."""
     recording = Recording.load(os.path.abspath(args.rrfile))
     named = args.qemu_bin or args.qemu_build_dir or args.qemu_version
     qemu = find_qemu(recording.spec.arch,
                      args.qemu_bin or (None if named else recording.qemu_path),
                      args.qemu_build_dir, args.qemu_version)
-    if not args.allow_other_qemu:
+    if not getattr(args, "allow_other_qemu", False):
         check_same_qemu(recording, qemu)
-    engine = RecordReplay(qemu, os.path.dirname(recording.rrfile))
+    return recording, RecordReplay(qemu, os.path.dirname(recording.rrfile))
+
+
+def replay_kept(args: argparse.Namespace, recording: Recording,
+                engine: RecordReplay) -> Verdict:
+    """Replay a kept recording (``--replays`` times)."""
     try:
         verdict = engine.replay(recording, args.timeout, args.stall_timeout,
                                 _progress_bar())
     except MachineError as details:
-        if recording.qemu_version == qemu.version_line:
+        if recording.qemu_version == engine.qemu.version_line:
             raise
         raise MachineError(f"recorded by {recording.qemu_version}, replayed "
-                           f"by {qemu.version_line}: {details}") from details
-    return _emit(args, verdict)
+                           f"by {engine.qemu.version_line}: {details}") \
+            from details
+    return with_replays(engine, recording, verdict, args.replays,
+                        args.timeout, args.stall_timeout)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    recording, engine = load_replay(args)
+    return _emit(args, replay_kept(args, recording, engine))
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -204,7 +247,12 @@ def run_check(args: argparse.Namespace) -> int:
     engine = RecordReplay(qemu, outdir)
     verdict = engine.check(spec, args.pattern, timeout=args.timeout,
                            stall_timeout=args.stall_timeout,
-                           rrfile=args.rrfile, progress=_progress_bar())
+                           rrfile=args.rrfile, progress=_progress_bar(),
+                           checkpoints=_plan(args))
+    if engine.recording is not None:
+        verdict = with_replays(engine, engine.recording, verdict,
+                               args.replays, args.timeout,
+                               args.stall_timeout)
     return _emit(args, verdict, {"outdir": engine.outdir})
 
 

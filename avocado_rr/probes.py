@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:       # the data here is read without QMP (sidecars)
     from avocado_rr.machine import QemuMachine
 
-#: ``NAME=hex`` pairs of HMP ``info registers``, on every target
-_REGISTER = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*)\s*=\s*([0-9a-fA-F]+)\b")
+#: ``NAME=hex`` of HMP ``info registers`` on every target, with the hex
+#: words that follow (an x86 segment's selector, base, limit and flags;
+#: aarch64's ``Q00=hi:lo``)
+_HEX = r"[0-9a-fA-F]+(?::[0-9a-fA-F]+)*\b"
+_REGISTER = re.compile(rf"\b([A-Za-z][A-Za-z0-9_]*)\s*=\s*"
+                       rf"({_HEX}(?:\s+{_HEX}(?![=\w]))*)")
 
 
 class Probe(Protocol):
@@ -41,13 +45,15 @@ class IcountProbe:
 
 
 class RegistersProbe:
-    """Every ``NAME=value`` of HMP ``info registers`` (the CPU the monitor
-    points at; the suite's machines have one), as text."""
+    """HMP ``info registers`` of the CPU the monitor points at (the
+    suite's machines have one), as QEMU prints it: both sides of a
+    comparison are parsed by the same :func:`parse_registers`, whatever
+    avocado-rr version took them."""
 
     name = "registers"
 
-    def take(self, machine: QemuMachine) -> dict[str, str]:
-        return parse_registers(machine.hmp("info registers"))
+    def take(self, machine: QemuMachine) -> str:
+        return machine.hmp("info registers")
 
 
 def parse_registers(text: str) -> dict[str, str]:
@@ -60,7 +66,7 @@ def parse_registers(text: str) -> dict[str, str]:
         while key in registers:
             n += 1
             key = f"{name}#{n}"
-        registers[key] = value.lower()
+        registers[key] = " ".join(value.split()).lower()
     return registers
 
 
@@ -80,15 +86,22 @@ class Checkpoint:
 class RecordProbes:
     """When a recording pauses for its probes, and which probes run.
 
-    :param every: seconds of recording between two pauses (None: none
-        before the stop point)
+    :param next_after: the first pause after so many seconds of
+        recording (None: no more pauses before the stop point)
     :param at_stop: pause at the stop point too (the recording is then
         stopped anyway)
     """
 
     probes: list[Probe]
-    every: float | None = None
+    next_after: Callable[[float], float | None] = lambda elapsed: None
     at_stop: bool = True
+
+    @classmethod
+    def every(cls, probes: list[Probe], seconds: float,
+              at_stop: bool = True) -> "RecordProbes":
+        """Pause every ``seconds`` of recording."""
+        return cls(probes, lambda elapsed: (elapsed // seconds + 1) *
+                   seconds, at_stop)
 
 
 def take(machine: QemuMachine, probes: list[Probe], icount: int,

@@ -23,6 +23,7 @@ import logging
 import time
 from typing import Any, Callable
 
+from avocado_rr.guestram import GuestRam
 from avocado_rr.machine import MachineError, QemuMachine
 from avocado_rr.pair import Recording, ReplayOutcome, ReplayState
 from avocado_rr.probes import Checkpoint, Probe, take
@@ -52,13 +53,18 @@ class ReplaySession:
     :param machine: the launched replay QEMU (paused by ``-S``)
     :param stall_timeout: seconds without icount progress before a wait
         counts the replay as stalled
+    :param ram: the guest's RAM file (state checkpoints), closed with the
+        session
     """
 
     def __init__(self, machine: QemuMachine, recording: Recording,
                  stall_timeout: float = 5.0,
-                 log: logging.Logger | None = None):
+                 log: logging.Logger | None = None,
+                 ram: GuestRam | None = None):
         self.machine = machine
         self.recording = recording
+        #: the guest's RAM file, when the session was started with one
+        self.ram = ram
         self.stall_timeout = stall_timeout
         self.log = log or LOG
         #: the last icount a wait saw (None: none yet)
@@ -186,6 +192,8 @@ class ReplaySession:
     def close(self) -> None:
         """End the replay QEMU (nothing of a replay needs an orderly exit)."""
         self.machine.kill(grace=0)
+        if self.ram is not None:
+            self.ram.close()
 
     def __enter__(self) -> "ReplaySession":
         return self

@@ -6,6 +6,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
+from avocado_rr.divergence import Location
+
 
 class VerdictKind(StrEnum):
     """Every verdict a record/replay pair can end in.
@@ -163,6 +165,12 @@ class Verdict:
     event_name: str | None = None
     #: path of the divergence report (failed verdicts)
     report: str | None = None
+    #: where the replay first differed from the recording
+    #: (:class:`avocado_rr.divergence.Location` as a dict)
+    location: dict | None = None
+    #: how several replays of the recording compared
+    #: (:class:`avocado_rr.repeat.Repeatability` as a dict)
+    replays: dict | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -228,6 +236,15 @@ class Verdict:
             lines += gap + [self.console_diff.describe()]
         if self.replay_error is not None:
             lines += gap + [f"QEMU replay error: {self.replay_error.message}"]
+        if self.location and (not self.passed or self.location.get(
+                "transients")):
+            lines += gap + Location(**self.location).describe()
+        if self.replays:
+            lines += gap + [f"repeated replays: {self.replays['kind']}: "
+                            + "; ".join(self.replays["differences"])
+                            if self.replays["differences"] else
+                            f"repeated replays: {self.replays['kind']} "
+                            f"({self.replays['replays']} replays)"]
         return lines
 
     def summary(self) -> str:

@@ -1,0 +1,148 @@
+"""Guest RAM in a shared-memory file, read in place: page digests.
+
+To compare the guest's memory between a recording and its replay, each
+QEMU keeps its RAM in a file of its own on ``/dev/shm``
+(``memory-backend-file,share=on``; the guest sees the same machine).
+While the machine is paused, :func:`page_digests` reads that file where
+it lies: only the pages the guest ever touched hold data (the rest are
+holes that ``SEEK_DATA`` skips), and each is summed with CRC-32 (about
+2 GB/s here): an x86 kernel boot's ~110 MB take ~60 ms, where a
+``pmemsave`` of 512 MB and a Python hash took ~0.9 s for 256 MB.
+
+:class:`GuestRam` owns one such file: it makes the path QEMU opens, then
+(:meth:`GuestRam.attach`) opens it itself and unlinks the path, so that
+the memory goes away with the last of QEMU and this process, however
+either ends, and nothing is left in ``/dev/shm``.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import tempfile
+import zlib
+from array import array
+from dataclasses import dataclass
+
+PAGE = 4096
+#: the memory backend's QOM id on the command line
+BACKEND_ID = "rr-ram"
+#: where the RAM files go (a tmpfs: the memory is the file)
+SHM_DIR = "/dev/shm"
+_SIZE = re.compile(r"^(\d+)([KMGT]?)B?$", re.I)
+
+
+def ram_bytes(memory: str) -> int:
+    """Bytes of QEMU's ``-m`` value (``512``, ``512M``, ``2G``...)."""
+    match = _SIZE.match(memory.strip())
+    if not match:
+        raise ValueError(f"cannot read the RAM size {memory!r}")
+    number, unit = int(match[1]), (match[2] or "M").upper()
+    return number << {"K": 10, "M": 20, "G": 30, "T": 40}[unit]
+
+
+@dataclass
+class PageDigests:
+    """CRC-32 of every page of guest RAM that holds data (a page never
+    touched, or all zero, is left out: it reads as zeros on both sides)."""
+
+    #: guest RAM page numbers (offset // 4096 in the RAM block), sorted
+    pages: array
+    #: the CRC-32 of each of them
+    crcs: array
+
+    @property
+    def digest(self) -> str:
+        """One digest of the whole RAM, as hex."""
+        return f"{zlib.crc32(self.crcs.tobytes(), zlib.crc32(self.pages.tobytes())):08x}"
+
+    def differing(self, other: "PageDigests") -> list[int]:
+        """The page numbers whose contents differ between the two."""
+        mine = dict(zip(self.pages, self.crcs))
+        theirs = dict(zip(other.pages, other.crcs))
+        return sorted(page for page in mine.keys() | theirs.keys()
+                      if mine.get(page) != theirs.get(page))
+
+    def to_bytes(self) -> bytes:
+        return (array("I", [len(self.pages)]).tobytes() +
+                self.pages.tobytes() + self.crcs.tobytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PageDigests":
+        count = array("I", data[:4])[0]
+        pages, crcs = array("I"), array("I")
+        pages.frombytes(data[4:4 + 4 * count])
+        crcs.frombytes(data[4 + 4 * count:4 + 8 * count])
+        return cls(pages, crcs)
+
+
+_ZERO_CRC = zlib.crc32(bytes(PAGE))
+
+
+def page_digests(fd: int) -> PageDigests:
+    """Digests of the pages of the RAM file open as ``fd`` (read in place)."""
+    size = os.fstat(fd).st_size
+    pages, crcs = array("I"), array("I")
+    if size == 0:
+        return PageDigests(pages, crcs)
+    with mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ) as ram:
+        view = memoryview(ram)
+        try:
+            position = 0
+            while position < size:
+                try:
+                    start = os.lseek(fd, position, os.SEEK_DATA)
+                except OSError:         # ENXIO: no data after position
+                    break
+                end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+                for offset in range(start - start % PAGE, end, PAGE):
+                    crc = zlib.crc32(view[offset:offset + PAGE])
+                    if crc != _ZERO_CRC:
+                        pages.append(offset // PAGE)
+                        crcs.append(crc)
+                position = end
+        finally:
+            view.release()
+    return PageDigests(pages, crcs)
+
+
+class GuestRam:
+    """One QEMU's guest RAM file, from before its launch to its close.
+
+    :param memory: the machine's ``-m`` value
+    """
+
+    def __init__(self, memory: str, name: str = "ram"):
+        self.size = ram_bytes(memory)
+        handle, self.path = tempfile.mkstemp(prefix=f"avocado-rr-{name}-",
+                                             dir=SHM_DIR)
+        os.close(handle)
+        os.unlink(self.path)            # QEMU creates it, at its size
+        self._fd: int | None = None
+
+    def qemu_args(self) -> list[str]:
+        """The command line that puts the guest's RAM in this file."""
+        return ["-object", f"memory-backend-file,id={BACKEND_ID},"
+                f"size={self.size},mem-path={self.path},share=on",
+                "-machine", f"memory-backend={BACKEND_ID}"]
+
+    def attach(self) -> None:
+        """Open the file QEMU made and unlink its path (QEMU is up)."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+            os.unlink(self.path)
+
+    def digests(self) -> PageDigests:
+        """The page digests of the (paused) guest's RAM."""
+        self.attach()
+        return page_digests(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
