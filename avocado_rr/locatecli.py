@@ -16,22 +16,15 @@ import argparse
 import json
 
 from avocado_rr.divergence import Location
-from avocado_rr.paircli import (add_common_arguments, add_replays,
-                                add_stall_timeout, load_replay,
-                                replay_kept)
+from avocado_rr.paircli import (add_kept_arguments, add_replays,
+                                load_replay, replay_kept)
 
 EXIT_EQUAL = 0
 EXIT_DIFFERS = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser)
-    parser.add_argument("--rrfile", required=True,
-                        help="the kept replay log (with RRFILE.json)")
-    parser.add_argument("--allow-other-qemu", action="store_true",
-                        help="replay with another QEMU build than the one "
-                        "that recorded RRFILE")
-    add_stall_timeout(parser)
+    add_kept_arguments(parser)
     add_replays(parser)
 
 

@@ -91,15 +91,20 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     _add_checkpoints(parser)
 
 
-def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+def add_kept_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a command on a kept recording (``load_replay``)."""
     add_common_arguments(parser)
     parser.add_argument("--rrfile", required=True,
-                        help="replay log to replay")
+                        help="the kept replay log (with RRFILE.json)")
     parser.add_argument("--allow-other-qemu", action="store_true",
                         help="replay with another QEMU build than the one "
                         "that recorded RRFILE (an experiment: the verdict "
                         "names both)")
     add_stall_timeout(parser)
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    add_kept_arguments(parser)
     add_replays(parser)
 
 

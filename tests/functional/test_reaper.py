@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -22,13 +23,21 @@ LAUNCH = textwrap.dedent("""
 """)
 
 
-def _start_victim(qemu_x86_64, tmp_path, preexec_fn=sigint_as_in_a_terminal):
+@contextmanager
+def _victim(qemu_x86_64, tmp_path, preexec_fn=sigint_as_in_a_terminal):
+    """A Python process that started a QEMU: (process, QEMU's pid); both
+    are gone after the ``with``."""
     proc = subprocess.Popen([sys.executable, "-c", LAUNCH, qemu_x86_64.path,
                              str(tmp_path)], stdout=subprocess.PIPE, text=True,
                             preexec_fn=preexec_fn)
-    qemu_pid = int(proc.stdout.readline())
-    assert qemu_pids_with(str(tmp_path)) or qemu_pid  # it ran
-    return proc, qemu_pid
+    try:
+        qemu_pid = int(proc.stdout.readline())
+        assert qemu_pids_with(str(tmp_path)) or qemu_pid  # it ran
+        yield proc, qemu_pid
+    finally:
+        proc.kill()
+        proc.wait()
+        subprocess.run(["pkill", "-9", "-f", str(tmp_path)])
 
 
 def _gone(pid: int, timeout: float = 10.0) -> bool:
@@ -47,15 +56,10 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM,
                                     signal.SIGINT])
 def test_qemu_dies_with_its_parent(qemu_x86_64, tmp_path, signum):
-    proc, qemu_pid = _start_victim(qemu_x86_64, tmp_path)
-    try:
+    with _victim(qemu_x86_64, tmp_path) as (proc, qemu_pid):
         proc.send_signal(signum)
         proc.wait(10)
         assert _gone(qemu_pid), f"QEMU {qemu_pid} outlived its parent"
-    finally:
-        proc.kill()
-        proc.wait()
-        subprocess.run(["pkill", "-9", "-f", str(tmp_path)])
 
 
 def _ignore_sigint() -> None:
@@ -66,8 +70,7 @@ def test_an_ignored_sigint_stays_ignored(qemu_x86_64, tmp_path):
     """Under nohup, or in a script's background job, SIGINT is ignored:
     the reaper must not turn it into a kill of QEMU (and the process goes
     on with its QEMU, as it was told to)."""
-    proc, qemu_pid = _start_victim(qemu_x86_64, tmp_path, _ignore_sigint)
-    try:
+    with _victim(qemu_x86_64, tmp_path, _ignore_sigint) as (proc, qemu_pid):
         proc.send_signal(signal.SIGINT)
         time.sleep(1)
         assert proc.poll() is None, "an ignored SIGINT ended the process"
@@ -76,10 +79,6 @@ def test_an_ignored_sigint_stays_ignored(qemu_x86_64, tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
         assert _gone(qemu_pid), f"QEMU {qemu_pid} outlived its parent"
-    finally:
-        proc.kill()
-        proc.wait()
-        subprocess.run(["pkill", "-9", "-f", str(tmp_path)])
 
 
 ORPHAN = textwrap.dedent("""
