@@ -80,12 +80,19 @@ def locate(rrfile: str, icount: int | None,
 #: replay: x86's lazily computed condition codes depend on where
 #: translation blocks end, and replay ends them at other places.
 TRACE_VOLATILE = (re.compile(r"CC[SDO]=\S+"),)
+#: the event-stream trace lines (replay_put_* in the recording,
+#: replay_get_* in the replay) are compared by avocado_rr.eventtrace
+_EVENT_STREAM = re.compile(r"^replay_(put|get)_")
 
 
 def _mask(line: str, volatile) -> str:
     for regex in volatile:
         line = regex.sub("~", line)
     return line
+
+
+def _other_lines(lines):
+    return (line for line in lines if not _EVENT_STREAM.match(line))
 
 
 def diff_traces(record_trace: str, replay_trace: str, context: int = 5,
@@ -101,14 +108,15 @@ def diff_traces(record_trace: str, replay_trace: str, context: int = 5,
     with open(record_trace, errors="replace") as rec_file, \
             open(replay_trace, errors="replace") as rep_file:
         history: list[tuple[str, str]] = []
-        pairs = itertools.zip_longest(rec_file, rep_file)
+        rec_lines = _other_lines(rec_file)
+        pairs = itertools.zip_longest(rec_lines, _other_lines(rep_file))
         for number, (rec, rep) in enumerate(pairs, 1):
             if rec is None:
                 return None
             rec = rec.rstrip("\n")
             if rep is None:
                 following = [rec] + [line.rstrip("\n") for _, line in
-                                     zip(range(context - 1), rec_file)]
+                                     zip(range(context - 1), rec_lines)]
                 lines = [f"the replay's trace ends after line {number - 1}, "
                          f"where the recording's goes on with:"]
                 lines += [f"{number + offset:>7} {line[:100]}"

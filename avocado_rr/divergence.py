@@ -176,6 +176,10 @@ class Location:
     events: list[str] = field(default_factory=list)
     #: recorded console bytes written by the two icounts
     console_bytes: list[int | None] = field(default_factory=list)
+    #: where the two phases' event streams part (QEMU 11.1+, asked for
+    #: with an event trace), and that event's number in the log
+    event_stream: str | None = None
+    first_event: int | None = None
     #: how many checkpoints were compared, and the transient ones
     compared: int = 0
     transients: list[dict] = field(default_factory=list)
@@ -198,7 +202,8 @@ class Location:
         lines = [f"state checkpoints: {self.compared} compared, "
                  f"{len(self.transients)} transient"]
         if self.kind == "none":
-            return lines + ["  every compared checkpoint agreed"]
+            return lines + ["  every compared checkpoint agreed"] + (
+                [f"  {self.event_stream}"] if self.event_stream else [])
         first = ("the replay's failure" if self.kind == "failure"
                  else f"icount {self.first_different_icount} "
                       f"({self.share(self.first_different_icount)})")
@@ -222,6 +227,8 @@ class Location:
         if self.events:
             lines.append("  log events between them:")
             lines += [f"    {line}" for line in self.events]
+        if self.event_stream:
+            lines.append(f"  {self.event_stream}")
         return lines
 
 

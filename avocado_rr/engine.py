@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Pattern
 
-from avocado_rr import diagnosis, loghealth, statecheck
+from avocado_rr import diagnosis, eventtrace, loghealth, statecheck
 from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleMatch,
                                 ConsoleWatcher, MatchKind)
 from avocado_rr.guestram import GuestRam
@@ -161,6 +161,11 @@ class RecordReplay:
         """
         rrfile = os.path.abspath(rrfile or self.path(RRFILE))
         console = rrfile + ".console"
+        if spec.event_trace and not eventtrace.supported(self.qemu.path):
+            self.log.warning("%s has no replay_* trace events (QEMU 11.1 "
+                             "has): the event streams are not traced",
+                             self.qemu.version_line)
+            spec = replace(spec, event_trace=False)
         ram = GuestRam(spec.memory, "record") if checkpoints else None
         argv = qemu_argv(self.qemu, spec, "record", rrfile, console,
                          trace_file=rrfile + ".trace") + \
@@ -413,8 +418,9 @@ class RecordReplay:
                               stderr=phase.session.machine.stderr,
                               exitcode=phase.session.machine.exitcode,
                               replay_time=time.monotonic() - start)
-            location = statecheck.locate_replay(recording, state, points,
-                                                outcome, stop_at)
+            location = statecheck.locate_replay(
+                recording, state, points, outcome, stop_at,
+                self.path("replay-trace.log"))
             verdict = judge(recording, outcome, log, self.qemu.version_line,
                             extra_checks, location)
             return self._conclude(verdict, recording)

@@ -19,6 +19,7 @@ from enum import StrEnum
 from avocado_rr import replaylog
 from avocado_rr.console import read_transcript
 from avocado_rr.errors import AvocadoRRError
+from avocado_rr.eventtrace import TRACE_EVENTS
 from avocado_rr.probes import Checkpoint
 from avocado_rr.targets import QemuBinary
 from avocado_rr.verdict import Verdict
@@ -54,10 +55,13 @@ class BootSpec:
     #: name at its start, the replay loads it (``replay-seek`` needs it);
     #: the extra args must then hold a writable qcow2 drive for it
     rrsnapshot: str | None = None
+    #: trace the replay event streams of both phases, to name the first
+    #: event where they part (:mod:`avocado_rr.eventtrace`; QEMU 11.1+)
+    event_trace: bool = False
 
     @property
     def traced(self) -> bool:
-        return bool(self.trace or self.debug_flags)
+        return bool(self.trace or self.debug_flags or self.event_trace)
 
     def qemu_args(self) -> list[str]:
         """The machine part of the command line (no rr, console or QMP)."""
@@ -94,7 +98,8 @@ def qemu_argv(qemu: QemuBinary, spec: BootSpec, mode: str, rrfile: str,
         trace += ["-D", trace_file]
         if spec.debug_flags:
             trace += ["-d", spec.debug_flags]
-        for pattern in spec.trace:
+        for pattern in spec.trace + (list(TRACE_EVENTS) if spec.event_trace
+                                     else []):
             trace += ["-trace", f"enable={pattern}"]
     return ([qemu.path, "-S"] + spec.qemu_args() + trace +
             ["-chardev", f"file,id=console,path={console}",

@@ -49,6 +49,10 @@ def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
     boot.add_argument("--trace", action="append", default=[],
                       metavar="PATTERN", help="QEMU trace events enabled in "
                       "both phases (repeatable)")
+    boot.add_argument("--event-trace", action="store_true",
+                      help="trace both phases' replay event streams (QEMU "
+                      "11.1+; costs ~20 %%): a failed replay then names "
+                      "the first event where they part")
     boot.add_argument("--qemu-arg", action="append", default=[],
                       metavar="ARG", help="extra QEMU argument (repeatable; "
                       "use --qemu-arg=-foo for arguments starting with -)")
@@ -136,7 +140,8 @@ def _spec(args) -> BootSpec:
                     initrd=resolve(args.initrd), dtb=resolve(args.dtb),
                     append=args.append, shift=args.shift,
                     extra_args=list(args.qemu_arg),
-                    debug_flags=args.debug_flags, trace=list(args.trace))
+                    debug_flags=args.debug_flags, trace=list(args.trace),
+                    event_trace=args.event_trace)
 
 
 def _emit(args, verdict: Verdict, extra: dict | None = None) -> int:

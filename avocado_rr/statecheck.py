@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from avocado_rr import replaylog
+from avocado_rr import eventtrace, replaylog
 from avocado_rr.divergence import (ComparedPoint, Location, PointKind,
                                    StateDiff, classify, diff_registers,
                                    locate)
@@ -265,12 +265,14 @@ def events_between(rrfile: str, start: int | None, end: int,
 
 def locate_replay(recording: "Recording", checkpoints: list[Checkpoint],
                   points: list[ComparedPoint], outcome: "ReplayOutcome",
-                  stop_at: int) -> Location:
+                  stop_at: int, replay_trace: str = "") -> Location:
     """Classify the compared points and say where the replay first went
     wrong: a divergence of the state, or the interval before a failure."""
     if not checkpoints:
-        return Location(located=False, kind="no-checkpoints",
-                        recorded_icount=recording.icount)
+        location = Location(located=False, kind="no-checkpoints",
+                            recorded_icount=recording.icount)
+        _compare_streams(recording, replay_trace, location)
+        return location
     for point in points:
         if not point.diff.equal:
             point.events_here = events_at(recording.rrfile, point.icount)
@@ -287,4 +289,28 @@ def locate_replay(recording: "Recording", checkpoints: list[Checkpoint],
         location.console_bytes = [
             by_icount.get(location.last_equal_icount),
             by_icount.get(location.first_different_icount)]
+    _compare_streams(recording, replay_trace, location)
     return location
+
+
+def _compare_streams(recording: "Recording", replay_trace: str,
+                     location: Location) -> None:
+    """Name the first event where the phases' event streams part, when
+    both were traced (:mod:`avocado_rr.eventtrace`)."""
+    record_trace = recording.rrfile + ".trace"
+    if not (recording.spec.event_trace and os.path.exists(record_trace)
+            and os.path.exists(replay_trace)):
+        return
+    difference = eventtrace.first_difference(
+        eventtrace.read_stream(record_trace, "put"),
+        eventtrace.read_stream(replay_trace, "get"))
+    names = {}
+    if difference.index is not None:
+        location.first_event = difference.index
+        try:
+            event = replaylog.events_around(recording.rrfile,
+                                            difference.index, 0)[0]
+            names[event.id] = event.name
+        except (replaylog.ReplayLogError, IndexError, OSError):
+            pass
+    location.event_stream = difference.describe(names)

@@ -128,6 +128,42 @@ def test_a_changed_clock_is_never_placed_before_the_change(
     assert location["events"], "no log events between the two"
 
 
+def test_the_newest_qemu_names_the_changed_event(x86_spec, tmp_path):
+    """11.1 traces both event streams: one host clock value changed in
+    the log is named, event number and both values."""
+    spec = dataclasses.replace(x86_spec, event_trace=True)
+    engine = RecordReplay(_qemu("11.1"), tmp_path / "pair")
+    recording = engine.record(spec, X86_PATTERN, timeout=60,
+                              checkpoints=PLAN)
+    assert recording.spec.event_trace
+    clocks = [e for e in replaylog.iter_events(recording.rrfile)
+              if e.name == "EVENT_CLOCK_HOST"]
+    target = clocks[len(clocks) // 2]
+    with open(recording.rrfile, "r+b") as log:
+        log.seek(target.offset + 1)
+        value = int.from_bytes(log.read(8), "big")
+        log.seek(target.offset + 1)
+        log.write((value ^ 1 << 40).to_bytes(8, "big"))
+    verdict = engine.replay(recording, timeout=60, stall_timeout=5)
+    location = verdict.location
+    assert location["first_event"] == target.index, location
+    assert location["event_stream"] == (
+        f"event streams: first difference at event {target.index}: "
+        f"recorded EVENT_CLOCK_HOST [{value:016x}], replayed "
+        f"EVENT_CLOCK_HOST [{value ^ 1 << 40:016x}]")
+
+
+def test_an_event_trace_on_older_qemu_is_left_out(qemu_x86_64, x86_spec,
+                                                  tmp_path):
+    """7.2 has no replay_* trace events: the pair runs, untraced."""
+    spec = dataclasses.replace(x86_spec, event_trace=True)
+    engine = RecordReplay(qemu_x86_64, tmp_path / "pair")
+    verdict = engine.check(spec, X86_PATTERN, timeout=60)
+    assert verdict.passed, verdict.summary()
+    assert not engine.recording.spec.event_trace
+    assert "replay_put_event" not in " ".join(engine.recording.argv)
+
+
 def test_locate_cli_json(checkpointed, tmp_path):
     """avocado-rr locate on a kept recording: one JSON object."""
     engine, recording = checkpointed
