@@ -92,6 +92,11 @@ def setting(key: str) -> Setting:
     return _BY_KEY[key]
 
 
+def is_setting(key: str) -> bool:
+    """Whether ``key`` names a setting."""
+    return key in _BY_KEY
+
+
 def parse_bool(value: Any) -> bool:
     """One rule for every boolean: 1/yes/true/on, 0/no/false/off or empty.
 
@@ -104,6 +109,31 @@ def parse_bool(value: Any) -> bool:
         return False
     raise ValueError(f"{value!r} is not a boolean (use 1/yes/true/on or "
                      f"0/no/false/off)")
+
+
+def cast(raw: Any, kind: type) -> Any:
+    """``raw`` (text, or a YAML or Python value) as a ``kind``: ``bool``
+    by :func:`parse_bool`, ``int``, ``float`` or ``str``.
+
+    :raises ValueError: saying what ``raw`` is not.
+    """
+    if kind is bool:
+        return raw if isinstance(raw, bool) else parse_bool(raw)
+    if kind in (int, float):
+        what = "an integer" if kind is int else "a number"
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is not {what}")
+        if isinstance(raw, kind):
+            return raw
+        if kind is float and isinstance(raw, int):
+            return float(raw)
+        if kind is int and isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        try:
+            return kind(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not {what}") from None
+    return kind(raw)
 
 
 def get(key: str) -> str | None:
@@ -123,9 +153,7 @@ def value(key: str) -> Any:
     if text is None:
         return item.default
     try:
-        if item.key_type is bool:
-            return parse_bool(text)
-        return item.key_type(text)
+        return cast(text, item.key_type)
     except ValueError as exc:
         raise ValueError(f"{item.variable}={text!r}: {exc}") from None
 
@@ -133,11 +161,6 @@ def value(key: str) -> Any:
 def get_bool(key: str) -> bool:
     """The boolean setting ``key``."""
     return bool(value(key))
-
-
-def is_true(raw: Any) -> bool:
-    """Interpret a parameter or setting value as a boolean."""
-    return raw is True or (raw not in (None, False) and parse_bool(raw))
 
 
 def environment_for(config: dict) -> dict[str, str]:
@@ -154,6 +177,6 @@ def environment_for(config: dict) -> dict[str, str]:
         elif item.is_path:
             text = os.path.abspath(os.path.expanduser(str(raw)))
         else:
-            text = str(item.key_type(raw))
+            text = str(cast(raw, item.key_type))
         env[item.variable] = text
     return env

@@ -13,15 +13,17 @@ calls :meth:`ReplayKernelTest.run_record_replay`::
         def test_record_replay(self):
             self.run_record_replay()
 
-``arch``, ``machine`` and ``cpu`` come from the test parameters, then the
-class attributes, then the unique ``arch:``/``machine:``/``cpu:`` tags.
 The work is done by :class:`avocado_rr.engine.RecordReplay`; this class
 only adds Avocado's parameters, logging, assets and status mapping.
 
 Parameters (``-p`` or yaml-to-mux): ``qemu_bin``, ``qemu_build_dir``,
 ``qemu_version`` (Debian's build of that QEMU, from the asset cache),
-``icount_shift``, ``stall_timeout``, ``keep_artifacts`` (keep the replay
-log of a passing test), ``arch``, ``machine``, ``cpu``.
+``icount_shift``, ``shift``, ``stall_timeout``, ``keep_artifacts`` (keep
+the replay log of a passing test), ``debug_flags``, ``arch``, ``machine``,
+``cpu``.  :meth:`ReplayTestBase.param` reads each of them: the test
+parameter, else the class attribute, else the unique
+``arch:``/``machine:``/``cpu:`` tag value, else the ``[replay]`` setting
+(``AVOCADO_RR_*``), else the default (:mod:`avocado_rr.testing.params`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 import os
 import re
 import time
+from typing import Any
 
 from avocado import Test
 from avocado.core.exceptions import TestInterrupt
@@ -39,6 +42,7 @@ from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import RecordReplay
 from avocado_rr.pair import RRFILE, BootSpec
 from avocado_rr.qemu_binary import QemuNotFound, find_qemu
+from avocado_rr.testing import params
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.verdict import Verdict, VerdictKind
 
@@ -52,25 +56,30 @@ class ReplayTestBase(Test):
     cpu: str | None = None
     known_failure: KnownFailure | None = None
 
-    def _tag_value(self, key: str) -> str | None:
-        values = self.tags.get(key) or set()
-        return next(iter(values)) if len(values) == 1 else None
+    def param(self, name: str, kind: type = str, default: Any = None, *,
+              setting: bool = True) -> Any:
+        """Test parameter ``name`` as a ``kind``; the one reader of them.
 
-    def _setting(self, key: str, default=None):
-        """A test parameter, else the class attribute, else the tag."""
-        value = self.params.get(key, default=None)
-        if value is None:
-            value = getattr(self, key, None)
-        if value is None:
-            value = self._tag_value(key)
-        return default if value is None else value
+        The first of: the test parameter (``-p``, yaml-to-mux), the test
+        class's attribute, the unique ``arch:``/``machine:``/``cpu:`` tag
+        value, the harness setting (``AVOCADO_RR_*``), the default (see
+        :mod:`avocado_rr.testing.params`).  A bad value is a test ERROR
+        that names the parameter, where the value came from and the value.
 
-    def _harness_setting(self, key: str, default=None):
-        """A test parameter, else the harness setting, else ``default``."""
-        value = self.params.get(key, default=None)
-        if value is None:
-            value = settings.get(key)
-        return default if value is None else value
+        :param default: when nothing sets ``name``; None: the base
+            classes' attribute
+        :param setting: False when another reader applies the setting
+        """
+        try:
+            return params.read(self, name, kind, default, setting)
+        except params.ParamError as details:
+            self.error(str(details))
+
+    def effective_shift(self) -> int:
+        """``-icount shift``: the ``icount_shift`` parameter or setting
+        (for every test of a job), else the test's own ``shift``."""
+        shift = self.param("icount_shift", int)
+        return shift if shift is not None else self.param("shift", int)
 
     def _cancel_foreign_variant(self) -> None:
         """CANCEL a mux variant meant for another case (matrix files).
@@ -81,8 +90,11 @@ class ReplayTestBase(Test):
         whose arch did not match the same way).
         """
         for key in ("arch", "machine", "cpu"):
-            wanted = self.params.get(key, default=None)
-            own = getattr(type(self), key, None) or self._tag_value(key)
+            found: dict[str, object] = {}
+            for source in params.sources(self, key, setting=False):
+                found.setdefault(source.origin, source.raw)
+            wanted = found.get("parameter")
+            own = found.get("attribute") or found.get("tag")
             if wanted is not None and own is not None and str(wanted) != own:
                 self.cancel(f"variant {self.name.variant} is for "
                             f"{key}:{wanted}; this test is {key}:{own}")
@@ -92,25 +104,25 @@ class ReplayTestBase(Test):
         self._concluded = False
         self.rr: RecordReplay | None = None
         self._cancel_foreign_variant()
-        self.arch = self._setting("arch")
-        self.machine = self._setting("machine")
-        self.cpu = self._setting("cpu")
+        self.arch = self.param("arch")
+        self.machine = self.param("machine")
+        self.cpu = self.param("cpu")
         if not self.arch or not self.machine:
             self.error(f"{type(self).__name__} names no arch/machine "
                        f"(class attributes, parameters or tags)")
         try:
+            # find_qemu applies the AVOCADO_RR_QEMU_* settings itself
             self.qemu = find_qemu(
-                self.arch,
-                self.params.get("qemu_bin", default=None),
-                self.params.get("qemu_build_dir", default=None),
-                self.params.get("qemu_version", default=None))
+                self.arch, self.param("qemu_bin", setting=False),
+                self.param("qemu_build_dir", setting=False),
+                self.param("qemu_version", setting=False))
         except QemuNotFound as details:
             # not a CANCEL: a suite that cannot find its QEMU tested nothing
             self.error(str(details))
         self.log.info("QEMU under test: %s (%s)", self.qemu.path,
                       self.qemu.version_line)
-        self.keep_artifacts = settings.is_true(
-            self._harness_setting("keep_artifacts", "0"))
+        self.keep_artifacts = self.param("keep_artifacts", bool,
+                                         default=False)
 
     def fetch(self, name_or_path: str | None) -> str | None:
         """A verified local path for a catalogue asset (or a plain path)."""
@@ -261,10 +273,9 @@ class ReplayKernelTest(ReplayTestBase):
             arch=self.arch, machine=self.machine, cpu=self.cpu,
             kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.kernel_command_line(),
-            shift=int(self._harness_setting("icount_shift", self.shift)),
+            shift=self.effective_shift(),
             memory=str(self.memory), extra_args=list(self.extra_args),
-            debug_flags=self.params.get("debug_flags",
-                                        default=self.debug_flags),
+            debug_flags=self.param("debug_flags"),
             trace=list(self.trace_events))
 
     def kernel_command_line(self) -> str:
@@ -283,8 +294,7 @@ class ReplayKernelTest(ReplayTestBase):
         verdict = self.rr.check(
             spec, self.console_pattern, self.failure_patterns,
             timeout=wall, max_log_bytes=int(self.max_log_mb) << 20,
-            stall_timeout=float(self._harness_setting(
-                "stall_timeout", self.stall_timeout)),
+            stall_timeout=self.param("stall_timeout", float),
             progress=self._log_progress)
         self.conclude(verdict)
         return verdict

@@ -82,10 +82,6 @@ class ReplayLinuxTest(ReplayTestBase):
     stall_timeout: float = 5.0
     failure_patterns = DEFAULT_FAILURE_PATTERNS
 
-    def _param(self, key: str):
-        value = self.params.get(key, default=None)
-        return getattr(self, key) if value is None else value
-
     # -- inputs ---------------------------------------------------------
     def prepare_inputs(self) -> None:
         """Initramfs, disk image, served file and config ISO.
@@ -101,7 +97,7 @@ class ReplayLinuxTest(ReplayTestBase):
                                                               self.arch))
         self.log.info("initramfs %s (sha256 %s)", self.initrd,
                       sha256_file(self.initrd))
-        self.disk_format = self._param("disk_format")
+        self.disk_format = self.param("disk_format")
         self.disk_image = os.path.join(out, f"disk.{self.disk_format}")
         devices.make_disk_image(self.disk_image, DISK_HEAD, DISK_SIZE,
                                 self.disk_format)
@@ -114,7 +110,7 @@ class ReplayLinuxTest(ReplayTestBase):
                       "%d bytes)", self.server.port, HTTP_PATH,
                       hashlib.sha256(self.http_body).hexdigest(),
                       len(self.http_body))
-        self.guest_disk = devices.GUEST_DISK[self._param("disk_interface")]
+        self.guest_disk = devices.GUEST_DISK[self.param("disk_interface")]
         self.user_data = cidata.workload_user_data(
             disk=self.guest_disk, disk_kib=DISK_KIB,
             http_port=self.server.port, http_path=HTTP_PATH)
@@ -141,8 +137,8 @@ class ReplayLinuxTest(ReplayTestBase):
     def device_args(self) -> list[str]:
         """The QEMU arguments of the disk, cdrom, network (and snapshot)."""
         args: list[str] = []
-        interface = self._param("disk_interface")
-        cdrom_device = self._param("cdrom_device")
+        interface = self.param("disk_interface")
+        cdrom_device = self.param("cdrom_device")
         if "scsi" in (interface, cdrom_device.split("-")[0]):
             args += devices.scsi_controller_args()
         overlay = None
@@ -150,12 +146,12 @@ class ReplayLinuxTest(ReplayTestBase):
             overlay = self.overlay_path()
             devices.make_overlay(self.disk_image, overlay, self.disk_format)
         args += devices.disk_args(self.disk_image, self.disk_format,
-                                  interface, self._param("disk_syntax"),
+                                  interface, self.param("disk_syntax"),
                                   overlay)
         args += devices.cdrom_args(self.iso, cdrom_device,
-                                   self._param("cdrom_mode"))
-        args += devices.net_args(self._param("net_tx"))
-        if self._param("rrsnapshot"):
+                                   self.param("cdrom_mode"))
+        args += devices.net_args(self.param("net_tx"))
+        if self.param("rrsnapshot"):
             snap = os.path.join(self.outputdir, "rrsnapshot.qcow2")
             devices.make_empty_qcow2(snap)
             args += devices.rrsnapshot_drive_args(snap)
@@ -164,8 +160,8 @@ class ReplayLinuxTest(ReplayTestBase):
     @property
     def uses_overlay(self) -> bool:
         """-blockdev has no snapshot=on; rrsnapshot needs a lasting disk."""
-        return (self._param("disk_syntax") == "blockdev" or
-                bool(self._param("rrsnapshot")))
+        return (self.param("disk_syntax") == "blockdev" or
+                bool(self.param("rrsnapshot")))
 
     def overlay_path(self) -> str:
         return os.path.join(self.outputdir, "disk-overlay.qcow2")
@@ -176,10 +172,9 @@ class ReplayLinuxTest(ReplayTestBase):
             arch=self.arch, machine=self.machine, cpu=self.cpu,
             kernel=self.kernel_path, initrd=self.initrd,
             append=f"{self.append} console={console}",
-            shift=int(self._harness_setting("icount_shift",
-                                            self._param("shift"))),
+            shift=self.effective_shift(),
             memory=str(self.memory), extra_args=self.device_args(),
-            net_none=False, rrsnapshot=self._param("rrsnapshot") or None)
+            net_none=False, rrsnapshot=self.param("rrsnapshot") or None)
 
     def expected_markers(self):
         return markers.expected_markers(
@@ -212,8 +207,7 @@ class ReplayLinuxTest(ReplayTestBase):
         try:
             verdict = self.rr.check(
                 spec, FINAL_PATTERN, self.failure_patterns, timeout=wall,
-                stall_timeout=float(self._harness_setting(
-                    "stall_timeout", self.stall_timeout)),
+                stall_timeout=self.param("stall_timeout", float),
                 progress=self._log_progress, between=self._between_phases,
                 extra_checks=self._replay_checks)
         finally:
@@ -260,7 +254,7 @@ class ReplayLinuxTest(ReplayTestBase):
         self.log.info("recording: all %d markers in order; the guest "
                       "read the disk and HTTP values the host prepared",
                       len(expected))
-        if self.uses_overlay and not self._param("rrsnapshot"):
+        if self.uses_overlay and not self.param("rrsnapshot"):
             # the replay must start from the recorded disk state (with
             # rrsnapshot the snapshot in the overlay restores it)
             devices.make_overlay(self.disk_image, self.overlay_path(),
@@ -290,7 +284,7 @@ class ReplayLinuxTest(ReplayTestBase):
             "disk snapshot=on": "snapshot=on",
             "cdrom ISO": f"file={self.iso},format=raw,if=none,media=cdrom",
             "filter-replay": "filter-replay,",
-            "virtio-net tx mode": f"tx={self._param('net_tx')}",
+            "virtio-net tx mode": f"tx={self.param('net_tx')}",
         }
         for name, text in features.items():
             self.log.info("command line has %s (%s): %s", name, text,

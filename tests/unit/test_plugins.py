@@ -39,6 +39,26 @@ def test_one_rule_for_booleans(monkeypatch, text, expected):
     assert assets.Catalogue({}, None, None).update is expected
 
 
+@pytest.mark.parametrize("raw,kind,expected", [
+    ("5", int, 5), (5, int, 5), (5.0, int, 5), (" 7 ", int, 7),
+    ("2.5", float, 2.5), (3, float, 3.0), ("on", bool, True),
+    (False, bool, False), (11.1, str, "11.1")])
+def test_cast_is_the_one_conversion(raw, kind, expected):
+    assert rr_settings.cast(raw, kind) == expected
+    assert type(rr_settings.cast(raw, kind)) is kind
+
+
+@pytest.mark.parametrize("raw,kind,message", [
+    ("seven", int, "'seven' is not an integer"),
+    (5.5, int, "5.5 is not an integer"),
+    (True, int, "True is not an integer"),
+    ("", float, "'' is not a number"),
+    ("maybe", bool, "'maybe' is not a boolean")])
+def test_cast_says_what_a_value_is_not(raw, kind, message):
+    with pytest.raises(ValueError, match=message):
+        rr_settings.cast(raw, kind)
+
+
 def test_a_bad_setting_names_its_variable(monkeypatch):
     monkeypatch.setenv("AVOCADO_RR_KEEP_ARTIFACTS", "maybe")
     with pytest.raises(ValueError, match="AVOCADO_RR_KEEP_ARTIFACTS"):
