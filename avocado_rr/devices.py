@@ -156,6 +156,18 @@ def rrsnapshot_drive_args(image: str, drive_id: str = "rrsnap") -> list[str]:
             f"id={drive_id}"]
 
 
+def rrsnapshot_drive(image: str, drive_id: str = "rrsnap") -> list[str]:
+    """An empty qcow2 at ``image`` (replacing it) for the ``rrsnapshot=``
+    snapshot, and its ``-drive`` arguments."""
+    return rrsnapshot_drive_args(make_empty_qcow2(_check_path(image)),
+                                 drive_id)
+
+
+def guest_disk(interface: str) -> str:
+    """The guest's name of the first disk on ``interface``."""
+    return GUEST_DISK[_choose("disk interface", interface, DISK_INTERFACES)]
+
+
 def qemu_img(*args: str, binary: str = "qemu-img") -> str:
     """Run ``qemu-img``; raise with its message when it fails."""
     proc = subprocess.run([binary, *args], capture_output=True, text=True,
@@ -209,6 +221,8 @@ def make_disk_image(path: str, head: bytes, size: int = 64 << 20,
 
 __all__ = ["CDROM_DEVICES", "CDROM_MODES", "DISK_FORMATS",
            "DISK_INTERFACES", "DISK_SYNTAXES", "DeviceError", "GUEST_DISK",
-           "NET_TX_MODES", "cdrom_args", "disk_args", "make_disk_image",
+           "NET_TX_MODES", "cdrom_args", "disk_args", "guest_disk",
+           "make_disk_image",
            "make_empty_qcow2", "make_overlay", "net_args", "qemu_img",
-           "rrsnapshot_drive_args", "scsi_controller_args"]
+           "rrsnapshot_drive", "rrsnapshot_drive_args",
+           "scsi_controller_args"]
