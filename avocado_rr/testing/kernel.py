@@ -181,8 +181,12 @@ class ReplayTestBase(Test):
         for line in verdict.summary().splitlines():
             self.log.info(line)
 
-    def conclude(self, verdict: Verdict) -> None:
-        """Log the verdict and turn it into the test's status."""
+    def conclude(self, verdict: Verdict, keep_log: bool = False) -> None:
+        """Log the verdict and turn it into the test's status.
+
+        :param keep_log: keep the replay log even if the pair passes (for
+            more replays of it)
+        """
         if self.rr is not None and self.rr.interrupted:
             # the test thread outlived Avocado's timeout: tearDown has
             # said where the pair was; returning would let Avocado mark
@@ -198,15 +202,15 @@ class ReplayTestBase(Test):
                           verdict.recorded_icount, verdict.log_size)
         known = self.known_failure
         if known is not None and known.applies_to(self.qemu):
-            self._conclude_known_failure(known, verdict)
+            self._conclude_known_failure(known, verdict, keep_log)
             return
         if verdict.passed:
-            self._discard_bulky_artifacts()
+            self._discard_bulky_artifacts(keep_log)
             return
         self.fail(f"record/replay {verdict.verdict}: {verdict.reason}")
 
     def _conclude_known_failure(self, known: KnownFailure,
-                                verdict: Verdict) -> None:
+                                verdict: Verdict, keep_log: bool) -> None:
         if known.matches(verdict):
             # a WARN: visible in the results, not a red job
             self.log.warning("KNOWN FAILURE on QEMU %s reproduced (%s): %s",
@@ -216,7 +220,7 @@ class ReplayTestBase(Test):
         if verdict.passed and known.intermittent:
             self.log.info("intermittent known failure (%s) did not happen "
                           "this time", known.reason)
-            self._discard_bulky_artifacts()
+            self._discard_bulky_artifacts(keep_log)
             return
         if verdict.passed:
             self.fail(f"known failure did not happen on QEMU "
@@ -227,8 +231,10 @@ class ReplayTestBase(Test):
                   f" expected {known.verdict} matching {known.match!r}, got "
                   f"{verdict.verdict}: {verdict.reason}")
 
-    def _discard_bulky_artifacts(self) -> None:
-        if self.keep_artifacts or self.rr is None:
+    def _discard_bulky_artifacts(self, keep_log: bool = False) -> None:
+        """Remove a passing pair's replay log, unless ``keep_log`` or the
+        ``keep_artifacts`` parameter keep it."""
+        if keep_log or self.keep_artifacts or self.rr is None:
             return
         rrfile = self.rr.path(RRFILE)
         if os.path.exists(rrfile):

@@ -122,12 +122,7 @@ class ReplayLinuxTest(ReplayTestBase):
                 extra_checks=self.guest.replay_checks)
         finally:
             self.guest.stop_server()
-        keep, self.keep_artifacts = self.keep_artifacts, (
-            self.keep_artifacts or keep_log)
-        try:
-            self.conclude(verdict)
-        finally:
-            self.keep_artifacts = keep
+        self.conclude(verdict, keep_log=keep_log)
         return verdict, self.rr.recording
 
     # -- replay-seek ----------------------------------------------------
