@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from xml.sax.saxutils import escape
 
+from avocado_rr.avocado_ids import parse_test_id
+
 #: cell colours of the picture, by verdict class
 COLOURS = {"pass": "#8fd18f", "known": "#f2d16b", "none": "#dddddd"}
 FAIL_COLOUR = "#ef8a8a"
@@ -41,8 +43,7 @@ def version_of(row: Mapping) -> str | None:
 
 def case_of(row: Mapping) -> str:
     """The case a row is: class.method, without job uid and variant."""
-    name = str(row["test"])
-    name = name.split(":", 1)[-1].split(";", 1)[0]
+    name = parse_test_id(row["test"]).name
     cell = " ".join(str(row[key]) for key in ("arch", "machine", "cpu")
                     if row.get(key))
     return f"{name} [{cell}]" if cell else name

@@ -53,6 +53,8 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from bench_harness import ROOT, code_revision  # noqa: E402
 
+from avocado_rr.avocado_ids import parse_test_id  # noqa: E402
+
 KERNEL_SUITE = "tests/avocado/replay_kernel.py"
 LONG_CASE = f"{KERNEL_SUITE}:X86_64Pc"
 DEFAULT_RUNS = 20
@@ -92,8 +94,7 @@ def spread(values) -> dict | None:
 
 def case_name(test: str) -> str:
     """``12-tests/x.py:Class.test;variant`` -> ``Class.test;variant``."""
-    _, _, rest = test.partition(":")
-    return (rest or test).removesuffix(".test_record_replay")
+    return parse_test_id(test).case.removesuffix(".test_record_replay")
 
 
 def outcome(row: dict) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from avocado.core.output import LOG_UI
 from avocado.core.plugin_interfaces import Result
 
 from avocado_rr import matrix
+from avocado_rr.avocado_ids import parse_test_id
 from avocado_rr.plugins.init import SUMMARY_NAMESPACE
 from avocado_rr.verdict import Verdict
 
@@ -106,11 +107,7 @@ def test_row(state: Mapping) -> dict:
 
 def short_name(test: str) -> str:
     """``1-tests/x.py:Class.test;variant`` -> ``1-Class.test;variant``."""
-    head, sep, rest = test.partition(":")
-    if not sep:
-        return test
-    uid = head.split("-", 1)[0]
-    return f"{uid}-{rest}" if uid.isdigit() else rest
+    return parse_test_id(test).short
 
 
 def _fmt(value, spec: str) -> str:
