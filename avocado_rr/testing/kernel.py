@@ -20,10 +20,11 @@ Parameters (``-p`` or yaml-to-mux): ``qemu_bin``, ``qemu_build_dir``,
 ``qemu_version`` (Debian's build of that QEMU, from the asset cache),
 ``icount_shift``, ``shift``, ``stall_timeout``, ``keep_artifacts`` (keep
 the replay log of a passing test), ``debug_flags``, ``arch``, ``machine``,
-``cpu``.  :meth:`ReplayTestBase.param` reads each of them: the test
-parameter, else the class attribute, else the unique
-``arch:``/``machine:``/``cpu:`` tag value, else the ``[replay]`` setting
-(``AVOCADO_RR_*``), else the default (:mod:`avocado_rr.testing.params`).
+``cpu``, ``rrsnapshot`` (record with ``-icount rrsnapshot=NAME``).
+:meth:`ReplayTestBase.param` reads each of them: the test parameter, else
+the class attribute, else the unique ``arch:``/``machine:``/``cpu:`` tag
+value, else the ``[replay]`` setting (``AVOCADO_RR_*``), else the default
+(:mod:`avocado_rr.testing.params`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 from avocado import Test
 from avocado.core.exceptions import TestInterrupt
 
-from avocado_rr import assets, settings, targets
+from avocado_rr import assets, devices, settings, targets
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import RecordReplay
 from avocado_rr.pair import RRFILE, BootSpec
@@ -272,17 +273,31 @@ class ReplayKernelTest(ReplayTestBase):
     #: failed pair's report then shows where the traces part
     debug_flags: str | None = None
     trace_events: tuple[str, ...] = ()
+    #: ``-icount rrsnapshot=`` name: the recording saves a VM snapshot at
+    #: its start into an empty qcow2 drive of the test's own, the replay
+    #: loads it (what replay-seek and reverse debugging need); None: none
+    rrsnapshot: str | None = None
 
     def boot_spec(self) -> BootSpec:
         """The machine to record and replay, from attributes and params."""
+        rrsnapshot = self.param("rrsnapshot") or None
+        extra_args = list(self.extra_args)
+        if rrsnapshot:
+            try:
+                extra_args = devices.rrsnapshot_drive(
+                    os.path.join(self.outputdir, "rrsnapshot.qcow2")
+                ) + extra_args
+            except devices.DeviceError as details:
+                self.error(f"could not make the rrsnapshot drive: "
+                           f"{details}")
         return BootSpec(
             arch=self.arch, machine=self.machine, cpu=self.cpu,
             kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.kernel_command_line(),
             shift=self.effective_shift(),
-            memory=str(self.memory), extra_args=list(self.extra_args),
+            memory=str(self.memory), extra_args=extra_args,
             debug_flags=self.param("debug_flags"),
-            trace=list(self.trace_events))
+            trace=list(self.trace_events), rrsnapshot=rrsnapshot)
 
     def kernel_command_line(self) -> str:
         """``append``, or timestamps and the arch's serial console."""

@@ -87,6 +87,42 @@ class Quick(ReplayKernelTest):
 '''
 
 
+#: the quick case recorded with a VM snapshot at its start
+SNAPSHOT_CASE = '''
+
+class QuickSnapshot(Quick):
+    """:avocado: tags=arch:x86_64,machine:pc"""
+    rrsnapshot = "init"
+'''
+
+
+def test_kernel_case_with_rrsnapshot_records_and_replays(tmp_path):
+    """rrsnapshot on a kernel case: both phases run with
+    ``-icount ...,rrsnapshot=init`` and the test's own empty qcow2 drive,
+    which the recording's VM snapshot goes into (a kernel case has no
+    writable disk to hold it), and the pair passes."""
+    case = tmp_path / "quick.py"
+    case.write_text(QUICK_CASE + SNAPSHOT_CASE)
+    res = avocado("run", "--disable-sysinfo", "--job-results-dir",
+                  str(tmp_path), f"{case}:QuickSnapshot")
+    assert res.returncode == 0, res.stdout + res.stderr
+    test = json.load(open(tmp_path / "latest" / "results.json"))["tests"][0]
+    assert test["status"] == "PASS", test
+    data = Path(test["logdir"]) / "data"
+    assert json.load(open(data / "verdict.json"))["verdict"] == "pass"
+    snapshot = data / "rrsnapshot.qcow2"
+    for phase in ("record", "replay"):
+        cmdline = (data / f"{phase}-cmdline.txt").read_text()
+        assert f"rr={phase}," in cmdline and ",rrsnapshot=init" in cmdline
+        assert f"file={snapshot},format=qcow2,if=none,id=rrsnap" in cmdline
+    info = json.loads(subprocess.run(
+        ["qemu-img", "info", "--output=json", "-U", str(snapshot)],
+        capture_output=True, text=True, check=True).stdout)
+    snapshots = info.get("snapshots", [])
+    assert [s["name"] for s in snapshots] == ["init"]
+    assert snapshots[0]["icount"] == 0 and snapshots[0]["vm-state-size"] > 0
+
+
 def test_timeout_in_replay_says_where_the_replay_was(tmp_path):
     """The timeout strikes a replay that hangs (frozen with SIGSTOP, and no
     stall watchdog to end it first): the verdict is the replay's position.

@@ -1,11 +1,13 @@
 """ReplayTestBase.param, the one reader of a test's parameters: its
 precedence, its casts and its errors (real Avocado test objects, no QEMU)."""
 
+from pathlib import Path
+
 import pytest
 from avocado.core import exceptions
 from avocado.core.tree import TreeNode
 
-from avocado_rr import settings
+from avocado_rr import devices, settings
 from avocado_rr.testing import params
 from avocado_rr.testing.kernel import ReplayKernelTest
 from avocado_rr.testing.linux import ReplayLinuxTest
@@ -195,3 +197,26 @@ def test_a_variant_for_another_cell_is_cancelled(make):
     with pytest.raises(exceptions.TestCancel, match="cpu:max; this test is "
                        "cpu:cortex-a57"):
         make(Aarch64, cpu="max")._cancel_foreign_variant()
+
+
+@pytest.mark.parametrize("attribute,parameters,expected", [
+    (None, {}, None), ("init", {}, "init"), (None, {"rrsnapshot": "s0"}, "s0"),
+    ("init", {"rrsnapshot": ""}, None)])
+def test_kernel_rrsnapshot_records_with_its_own_drive(
+        make, tmp_path, attribute, parameters, expected):
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"kernel")
+
+    class Snap(Kernel):
+        rrsnapshot = attribute
+    test = make(Snap, tags=TAGS[Kernel], **parameters)
+    test.kernel = str(kernel)
+    test.arch, test.machine, test.cpu = "x86_64", "pc", None
+    spec = test.boot_spec()
+    image = Path(test.outputdir) / "rrsnapshot.qcow2"
+    assert spec.rrsnapshot == expected
+    if expected is None:
+        assert spec.extra_args == [] and not image.exists()
+    else:
+        assert spec.extra_args == devices.rrsnapshot_drive_args(str(image))
+        assert image.exists()
