@@ -1,7 +1,8 @@
 """Avocado test base classes for QEMU record/replay.
 
-A kernel record/replay test is a subclass that names what to boot and
-calls :meth:`ReplayKernelTest.run_record_replay`::
+A kernel record/replay test is a subclass that names what to boot; it
+inherits its test, ``test_record_replay``, which calls
+:meth:`ReplayKernelTest.run_record_replay`::
 
     class X86_64Pc(ReplayKernelTest):
         \"\"\"
@@ -9,9 +10,6 @@ calls :meth:`ReplayKernelTest.run_record_replay`::
         \"\"\"
         kernel = "kernel-x86_64"
         console_pattern = "Kernel command line"
-
-        def test_record_replay(self):
-            self.run_record_replay()
 
 The work is done by :class:`avocado_rr.engine.RecordReplay`; this class
 only adds Avocado's parameters, logging, assets and status mapping.
@@ -249,7 +247,18 @@ def _fmt(value, spec: str) -> str:
 
 
 class ReplayKernelTest(ReplayTestBase):
-    """Record a kernel boot up to a console line, replay it, compare."""
+    """Record a kernel boot up to a console line, replay it, compare.
+
+    A case only names what to boot: :meth:`test_record_replay` is
+    inherited.  This base is no test itself (``avocado list`` of this
+    file shows nothing; pytest does not collect it, nor a case).
+
+    :avocado: disable
+    """
+
+    #: pytest collects unittest.TestCase subclasses with test methods;
+    #: these are Avocado's tests
+    __test__ = False
 
     #: asset name (configs/assets.yaml) or path of the kernel
     kernel: str | None = None
@@ -304,6 +313,10 @@ class ReplayKernelTest(ReplayTestBase):
         if self.append is not None:
             return self.append
         return f"printk.time=1 console={targets.need(self.arch, 'console')}"
+
+    def test_record_replay(self):
+        """Record the boot, replay it, judge the pair."""
+        self.run_record_replay()
 
     def run_record_replay(self) -> Verdict:
         """Record, replay, judge; FAIL with the reason on any mismatch."""

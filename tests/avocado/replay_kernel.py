@@ -7,6 +7,7 @@
 # The kernels come from Debian packages (configs/assets.yaml); no initrd,
 # so the boots end in the root-mount panic, just after the line waited for.
 # The kernel command line is "printk.time=1 console=<the arch's serial>".
+# Each case inherits its test, test_record_replay, from ReplayKernelTest.
 
 import re
 
@@ -44,9 +45,6 @@ class X86_64Pc(ReplayKernelTest):
     kernel = "kernel-x86_64"
     console_pattern = ROOT_MOUNT
 
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 class X86_64Q35(ReplayKernelTest):
     """
@@ -54,9 +52,6 @@ class X86_64Q35(ReplayKernelTest):
     """
     kernel = "kernel-x86_64"
     console_pattern = ROOT_MOUNT
-
-    def test_record_replay(self):
-        self.run_record_replay()
 
 
 class X86_64Microvm(ReplayKernelTest):
@@ -66,9 +61,6 @@ class X86_64Microvm(ReplayKernelTest):
     kernel = "kernel-x86_64"
     console_pattern = ROOT_MOUNT
 
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 class I386Pc(ReplayKernelTest):
     """
@@ -76,10 +68,6 @@ class I386Pc(ReplayKernelTest):
     """
     kernel = "kernel-i386"
     console_pattern = ROOT_MOUNT
-
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 
 class I386Q35(ReplayKernelTest):
@@ -90,8 +78,6 @@ class I386Q35(ReplayKernelTest):
     # the 686 kernel is slow under TCG: an early line keeps this case short
     console_pattern = "Kernel command line"
 
-    def test_record_replay(self):
-        self.run_record_replay()
 
 class Aarch64VirtCortexA57(ReplayKernelTest):
     """
@@ -100,9 +86,6 @@ class Aarch64VirtCortexA57(ReplayKernelTest):
     kernel = "kernel-aarch64"
     console_pattern = ROOT_MOUNT
     shift = 5
-
-    def test_record_replay(self):
-        self.run_record_replay()
 
 
 class Aarch64VirtMax(ReplayKernelTest):
@@ -113,10 +96,6 @@ class Aarch64VirtMax(ReplayKernelTest):
     console_pattern = ROOT_MOUNT
     shift = 5
 
-    def test_record_replay(self):
-        self.run_record_replay()
-
-
 
 class Aarch64VirtCortexA53(ReplayKernelTest):
     """
@@ -125,9 +104,6 @@ class Aarch64VirtCortexA53(ReplayKernelTest):
     kernel = "kernel-aarch64"
     console_pattern = "Kernel command line"
     shift = 5
-
-    def test_record_replay(self):
-        self.run_record_replay()
 
 
 class Aarch64VirtCortexA72(ReplayKernelTest):
@@ -138,8 +114,6 @@ class Aarch64VirtCortexA72(ReplayKernelTest):
     console_pattern = "Kernel command line"
     shift = 5
 
-    def test_record_replay(self):
-        self.run_record_replay()
 
 class ArmVirt(ReplayKernelTest):
     """
@@ -148,10 +122,6 @@ class ArmVirt(ReplayKernelTest):
     kernel = "kernel-armhf"
     console_pattern = ROOT_MOUNT
     shift = 5
-
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 
 class ArmVirtCortexA7(ReplayKernelTest):
@@ -162,8 +132,6 @@ class ArmVirtCortexA7(ReplayKernelTest):
     console_pattern = "Kernel command line"
     shift = 5
 
-    def test_record_replay(self):
-        self.run_record_replay()
 
 class Ppc64Pseries(ReplayKernelTest):
     """
@@ -173,10 +141,6 @@ class Ppc64Pseries(ReplayKernelTest):
     # pseries powers off at once on a panic (RTAS os-term), so stop at the
     # last initcall line, about 90 virtual seconds before it
     console_pattern = "evm: HMAC attrs"
-
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 
 class Ppc64Powernv(ReplayKernelTest):
@@ -194,8 +158,6 @@ class Ppc64Powernv(ReplayKernelTest):
                "icount read', before Linux starts (seen on 7.2 only: 10.0 "
                "and 11.1 record and replay it, docs/findings.md)")
 
-    def test_record_replay(self):
-        self.run_record_replay()
 
 class S390xCcwVirtio(ReplayKernelTest):
     """
@@ -214,9 +176,6 @@ class S390xCcwVirtio(ReplayKernelTest):
                "read' (seen on 7.2 only: 10.0 and 11.1 record and replay "
                "it, docs/findings.md)")
 
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 class Riscv64Virt(ReplayKernelTest):
     """
@@ -228,9 +187,6 @@ class Riscv64Virt(ReplayKernelTest):
     kernel = "kernel-riscv64"
     console_pattern = ROOT_MOUNT
     shift = 5
-
-    def test_record_replay(self):
-        self.run_record_replay()
 
 
 class Mips64elMalta(ReplayKernelTest):
@@ -245,9 +201,6 @@ class Mips64elMalta(ReplayKernelTest):
     max_log_mb = 256
     known_failure = MALTA_RUNAWAY
 
-    def test_record_replay(self):
-        self.run_record_replay()
-
 
 class MipselMalta(ReplayKernelTest):
     """
@@ -260,6 +213,3 @@ class MipselMalta(ReplayKernelTest):
     extra_args = RTC_ON_VM_CLOCK
     max_log_mb = 256
     known_failure = MALTA_RUNAWAY
-
-    def test_record_replay(self):
-        self.run_record_replay()
