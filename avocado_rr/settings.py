@@ -67,6 +67,16 @@ SETTINGS = (
     Setting("stall_timeout", "AVOCADO_RR_STALL_TIMEOUT", float,
             "seconds without icount progress before a replay counts as "
             "stalled", "SECONDS"),
+    Setting("checkpoints", "AVOCADO_RR_CHECKPOINTS", float,
+            "state checkpoints per 10 s of recording (registers and RAM, "
+            "compared by the replay to say where it first differs; 0: "
+            "none; default 5)", "N"),
+    Setting("replays", "AVOCADO_RR_REPLAYS", int,
+            "replay each recording N times and compare the replays with "
+            "each other (a race, or a mismatch with the recording)", "N"),
+    Setting("event_trace", "AVOCADO_RR_EVENT_TRACE", bool,
+            "trace both phases' replay event streams and name the first "
+            "event where they part (QEMU 11.1+; costs ~20 %)"),
     Setting("keep_artifacts", "AVOCADO_RR_KEEP_ARTIFACTS", bool,
             "keep the replay log of passing tests too (failing tests "
             "always keep it)"),

@@ -70,7 +70,7 @@ def _tag(state: Mapping, key: str) -> str | None:
 _NO_VERDICT = SimpleNamespace(
     verdict=None, reason=None, record_time=None, replay_time=None,
     overhead=None, recorded_icount=None, log_events=None, log_size=None,
-    qemu_version=None)
+    qemu_version=None, location=None, replays=None)
 
 
 def _verdict(data: Mapping) -> Verdict | None:
@@ -101,8 +101,56 @@ def test_row(state: Mapping) -> dict:
                record_time=verdict.record_time,
                replay_time=verdict.replay_time, overhead=verdict.overhead,
                icount=verdict.recorded_icount, events=verdict.log_events,
-               log_size=verdict.log_size, qemu_version=verdict.qemu_version)
+               log_size=verdict.log_size, qemu_version=verdict.qemu_version,
+               location=_where(verdict.location),
+               replays=(verdict.replays or {}).get("kind"))
     return row
+
+
+def _where(location: Mapping | None) -> dict | None:
+    """What of a verdict's location the summary keeps."""
+    if not location:
+        return None
+    keys = ("located", "kind", "last_equal_icount", "first_different_icount",
+            "recorded_icount", "page_count", "compared", "first_event")
+    where = {key: location.get(key) for key in keys}
+    where["registers"] = sorted(location.get("registers") or {})
+    where["transients"] = len(location.get("transients") or ())
+    return where
+
+
+def _share(icount, total) -> str:
+    return f"{100.0 * icount / total:.1f}%" if icount is not None and \
+        total else "-"
+
+
+def where_lines(rows: Iterable[Mapping]) -> list[str]:
+    """Where each located failure first went wrong, a line a test."""
+    lines = []
+    for row in rows:
+        where = row.get("location")
+        if not where or not where.get("located"):
+            continue
+        total = where.get("recorded_icount")
+        last = where.get("last_equal_icount")
+        first = where.get("first_different_icount")
+        what = ("state diverged" if where["kind"] == "divergence"
+                else "replay failed")
+        line = (f"{short_name(row['test'])}: {what} between "
+                + ("the start" if last is None else
+                   f"icount {last} ({_share(last, total)})")
+                + f" and {first} ({_share(first, total)})")
+        extra = []
+        if where.get("registers"):
+            extra.append("registers " + ", ".join(where["registers"][:6]))
+        if where.get("page_count"):
+            extra.append(f"{where['page_count']} RAM page(s)")
+        if where.get("first_event"):
+            extra.append(f"first differing event {where['first_event']}")
+        if row.get("replays"):
+            extra.append(f"replays: {row['replays']}")
+        lines.append(line + (f" [{'; '.join(extra)}]" if extra else ""))
+    return lines
 
 
 def short_name(test: str) -> str:
@@ -237,6 +285,11 @@ class ReplaySummary(Result):
         LOG_UI.info("REPLAY SUMMARY:")
         for line in table_lines(doc["tests"]):
             LOG_UI.info("  %s", line)
+        located = where_lines(doc["tests"])
+        if located:
+            LOG_UI.info("WHERE THE FAILED REPLAYS FIRST WENT WRONG:")
+            for line in located:
+                LOG_UI.info("  %s", line)
         if "matrix" in doc:
             LOG_UI.info("QEMU VERSION MATRIX:")
             for line in matrix.table_lines(doc["matrix"]):

@@ -27,6 +27,7 @@ value, else the ``[replay]`` setting (``AVOCADO_RR_*``), else the default
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -41,6 +42,8 @@ from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import RecordReplay
 from avocado_rr.pair import RRFILE, BootSpec
 from avocado_rr.qemu_binary import QemuNotFound, find_qemu
+from avocado_rr.repeat import with_replays
+from avocado_rr.statecheck import DEFAULT_EVERY, CheckpointPlan
 from avocado_rr.testing import params
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.verdict import Verdict, VerdictKind
@@ -54,6 +57,37 @@ class ReplayTestBase(Test):
     machine: str | None = None
     cpu: str | None = None
     known_failure: KnownFailure | None = None
+    #: state checkpoints per 10 s of recording (0: none), compared by the
+    #: replay: a replay that differs in state fails, and every failure
+    #: says where it first differed (:mod:`avocado_rr.statecheck`)
+    checkpoints: float = 10.0 / DEFAULT_EVERY
+    #: replays of each recording, compared with each other
+    replays: int = 1
+    #: trace the phases' event streams (QEMU 11.1+, costs ~20 %)
+    event_trace: bool = False
+
+    def checkpoint_plan(self) -> CheckpointPlan | None:
+        """The recording's state checkpoints (the ``checkpoints``
+        parameter), None when off."""
+        count = self.param("checkpoints", float)
+        return CheckpointPlan.per_10s(count) if count > 0 else None
+
+    def check_pair(self, spec: BootSpec, pattern, timeout: float,
+                   **hooks) -> Verdict:
+        """The engine's pair with the test's checkpoints, stall timeout,
+        progress log and repeated replays (``replays``)."""
+        if self.param("event_trace", bool):
+            spec = dataclasses.replace(spec, event_trace=True)
+        stall = self.param("stall_timeout", float)
+        verdict = self.rr.check(
+            spec, pattern, self.failure_patterns, timeout=timeout,
+            stall_timeout=stall, progress=self._log_progress,
+            checkpoints=self.checkpoint_plan(), **hooks)
+        if self.rr.recording is not None and not self.rr.interrupted:
+            verdict = with_replays(self.rr, self.rr.recording, verdict,
+                                   self.param("replays", int), timeout,
+                                   stall)
+        return verdict
 
     def param(self, name: str, kind: type = str, default: Any = None, *,
               setting: bool = True) -> Any:
@@ -325,10 +359,7 @@ class ReplayKernelTest(ReplayTestBase):
         spec = self.boot_spec()
         self.rr = RecordReplay(self.qemu, self.outputdir, log=self.log)
         wall = max(self.timeout / 2 - 5, 10)
-        verdict = self.rr.check(
-            spec, self.console_pattern, self.failure_patterns,
-            timeout=wall, max_log_bytes=int(self.max_log_mb) << 20,
-            stall_timeout=self.param("stall_timeout", float),
-            progress=self._log_progress)
+        verdict = self.check_pair(spec, self.console_pattern, wall,
+                                  max_log_bytes=int(self.max_log_mb) << 20)
         self.conclude(verdict)
         return verdict

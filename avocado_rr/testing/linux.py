@@ -114,10 +114,8 @@ class ReplayLinuxTest(ReplayTestBase):
         self.guest.log_cmdline_features(spec)
         wall = max(self.timeout / 2 - 10, 10)
         try:
-            verdict = self.rr.check(
-                spec, FINAL_PATTERN, self.failure_patterns, timeout=wall,
-                stall_timeout=self.param("stall_timeout", float),
-                progress=self._log_progress,
+            verdict = self.check_pair(
+                spec, FINAL_PATTERN, wall,
                 between=self.guest.between_phases,
                 extra_checks=self.guest.replay_checks)
         finally:

@@ -191,3 +191,23 @@ def test_svg_bars_are_proportional_to_the_times():
 def test_svg_of_tests_without_times_is_valid():
     row = summary.test_row(_state(whiteboard="", status="ERROR"))
     assert _bars(summary.svg_chart([row])) == [0.0, 0.0]
+
+
+def test_the_summary_says_where_a_failed_replay_went_wrong():
+    from avocado_rr.plugins.summary import test_row, where_lines
+    location = {"located": True, "kind": "divergence",
+                "last_equal_icount": 100, "first_different_icount": 300,
+                "recorded_icount": 1000, "registers": {"RIP": ["a", "b"]},
+                "pages": [16], "page_count": 1, "compared": 4,
+                "transients": [], "first_event": None}
+    verdict = {"verdict": "diverged", "reason": "state", "location":
+               location, "replays": {"kind": "mismatch"}}
+    row = test_row({"name": "1-tests/avocado/replay_kernel.py:X86_64Pc."
+                            "test_record_replay", "status": "FAIL",
+                    "whiteboard": json.dumps(verdict)})
+    assert where_lines([row]) == [
+        "1-X86_64Pc.test_record_replay: state diverged between icount 100 "
+        "(10.0%) and 300 (30.0%) [registers RIP; 1 RAM page(s); replays: "
+        "mismatch]"]
+    passing = dict(row, location=dict(row["location"], located=False))
+    assert where_lines([passing]) == []
