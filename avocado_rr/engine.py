@@ -46,7 +46,7 @@ from typing import Callable, Iterable, Pattern
 from avocado_rr import diagnosis, eventtrace, loghealth, statecheck
 from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleMatch,
                                 ConsoleWatcher, MatchKind)
-from avocado_rr.guestram import GuestRam
+from avocado_rr.guestram import GuestRam, ram_block_args, uses_ram_file
 from avocado_rr.judge import ExtraChecks, describe_exit, judge
 from avocado_rr.machine import MachineError, QemuMachine
 from avocado_rr.pair import (RRFILE, BootSpec, RecordFailed, Recording,
@@ -363,10 +363,12 @@ class RecordReplay:
         :param extra_args: QEMU arguments for this replay alone (a gdb
             stub, trace options), after the recording's
         :param ram: keep the guest's RAM in a file the session reads
-            (:attr:`ReplaySession.ram`), for state checkpoints
+            (:attr:`ReplaySession.ram`), for state checkpoints; without,
+            a recording made so gets the same RAM block in plain memory
         """
         guest_ram = GuestRam(recording.spec.memory, name) if ram else None
-        argv = self.replay_argv(recording, name, trace) + \
+        argv = self.replay_argv(recording, name, trace,
+                                ram_block=guest_ram is None) + \
             (guest_ram.qemu_args() if guest_ram else []) + list(extra_args)
         try:
             machine = self._launch(argv, name)
@@ -381,12 +383,21 @@ class RecordReplay:
             raise
 
     def replay_argv(self, recording: Recording, name: str = "replay",
-                    trace: bool = False) -> list[str]:
-        """The command line of a replay of ``recording`` named ``name``."""
-        return qemu_argv(self.qemu, recording.spec, "replay",
+                    trace: bool = False, ram_block: bool = True
+                    ) -> list[str]:
+        """The command line of a replay of ``recording`` named ``name``.
+
+        :param ram_block: a recording whose RAM was in a file (state
+            checkpoints) gets the same RAM block (its name is in the
+            recording's snapshot), in plain memory
+        """
+        argv = qemu_argv(self.qemu, recording.spec, "replay",
                          recording.rrfile, self.path(f"{name}-console.log"),
                          trace_file=(self.path(f"{name}-trace.log")
                                      if trace else None))
+        if ram_block and uses_ram_file(recording.argv):
+            argv += ram_block_args(recording.spec.memory)
+        return argv
 
     def replay(self, recording: Recording, timeout: float = 120.0,
                stall_timeout: float = 5.0,

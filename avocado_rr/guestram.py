@@ -42,6 +42,20 @@ def ram_bytes(memory: str) -> int:
     return number << {"K": 10, "M": 20, "G": 30, "T": 40}[unit]
 
 
+def ram_block_args(memory: str) -> list[str]:
+    """The guest RAM of a recording made with a :class:`GuestRam`, in
+    plain memory: the RAM block keeps its name (``rr-ram``), which a
+    snapshot (``rrsnapshot``) needs to load, and no file is made."""
+    return ["-object", f"memory-backend-ram,id={BACKEND_ID},"
+            f"size={ram_bytes(memory)}",
+            "-machine", f"memory-backend={BACKEND_ID}"]
+
+
+def uses_ram_file(argv: list[str]) -> bool:
+    """Whether a command line (a recording's) had its RAM in a file."""
+    return f"memory-backend={BACKEND_ID}" in argv
+
+
 @dataclass
 class PageDigests:
     """CRC-32 of every page of guest RAM that holds data (a page never

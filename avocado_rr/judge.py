@@ -110,11 +110,17 @@ def _state_check(location: Location) -> Check:
     transient = (f", {len(location.transients)} transient difference(s)"
                  if location.transients else "")
     if location.kind == "divergence":
+        registers = (f"registers {', '.join(list(location.registers)[:6])}"
+                     f" differ" if location.registers else "registers equal")
+        pages = (f"{location.page_count} RAM page(s) differ: first at "
+                 f"0x{location.pages[0] * 4096:x}" if location.page_count
+                 else "RAM equal")
         return Check("state", False, (
             f"the guest's state differs from the recording's from "
             f"icount {location.first_different_icount} "
-            f"({location.share(location.first_different_icount)}) on; last "
-            f"equal at {location.last_equal_icount}{transient}"))
+            f"({location.share(location.first_different_icount)}) on "
+            f"({registers}; {pages}); last equal at "
+            f"{location.last_equal_icount}{transient}"))
     if location.kind == "failure":
         return Check("state", True, (
             f"{location.compared} checkpoint(s) equal up to icount "

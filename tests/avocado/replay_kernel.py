@@ -141,6 +141,17 @@ class Ppc64Pseries(ReplayKernelTest):
     # pseries powers off at once on a panic (RTAS os-term), so stop at the
     # last initcall line, about 90 virtual seconds before it
     console_pattern = "evm: HMAC attrs"
+    # found by the state checkpoints: console and icount replay, the
+    # guest's RAM does not, in one word (docs/findings.md)
+    known_failure = KnownFailure(
+        versions=((7, 2), (10, 0), (11, 1)), verdict="diverged",
+        match="(registers equal; 1 RAM page(s) differ",
+        reason="QEMU spapr (TCG) counts every entry and exit of the vCPU's "
+               "execution loop in the VPA dispatch counter (guest RAM, VPA "
+               "+ 0x100, hw/ppc/spapr.c spapr_cpu_exec_enter/exit); how "
+               "often the loop is left depends on host events, which the "
+               "log does not hold: the replay's counter differs from the "
+               "recording's once the guest has registered its VPA")
 
 
 class Ppc64Powernv(ReplayKernelTest):
