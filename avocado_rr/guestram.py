@@ -91,7 +91,7 @@ class PageDigests:
         return cls(pages, crcs)
 
 
-_ZERO_CRC = zlib.crc32(bytes(PAGE))
+_ZERO_PAGE = bytes(PAGE)
 
 
 def page_digests(fd: int) -> PageDigests:
@@ -111,10 +111,12 @@ def page_digests(fd: int) -> PageDigests:
                     break
                 end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
                 for offset in range(start - start % PAGE, end, PAGE):
-                    crc = zlib.crc32(view[offset:offset + PAGE])
-                    if crc != _ZERO_CRC:
-                        pages.append(offset // PAGE)
-                        crcs.append(crc)
+                    # a zero page compares ~10x faster than it sums: a
+                    # file QEMU read whole (a snapshot) holds many
+                    if view[offset:offset + PAGE] == _ZERO_PAGE:
+                        continue
+                    pages.append(offset // PAGE)
+                    crcs.append(zlib.crc32(view[offset:offset + PAGE]))
                 position = end
         finally:
             view.release()

@@ -2,9 +2,8 @@
 """What a state checkpoint costs, against guest RAM size.
 
 For each RAM size, an x86_64 pc kernel boot is recorded (the suite's
-kernel, its RAM in the shared-memory file state checkpoints use) and
-paused ``--pauses`` times, half a second apart.  At each pause, in the
-same run and on the same paused machine:
+kernel) and paused ``--pauses`` times, half a second apart.  At each
+pause is timed:
 
 * **checkpoint**: what avocado-rr takes (``statecheck.state_probes``:
   icount, ``info registers``, console length, the CRC-32 of every
@@ -13,6 +12,10 @@ same run and on the same paused machine:
   ``pmemsave`` of all of RAM to a file on /dev/shm, then a hash of
   every page of it (CRC-32 here, which is faster than the first
   measurement's sha256: the reference is the copy, not the hash).
+
+Each in a recording of its own (a pmemsave reads all of RAM, which
+allocates every page of a RAM file and would slow the checkpoints
+after it), with the same pauses.
 
 Prints per size the median milliseconds of each, their ratio, and the
 RAM the guest had touched.  ``--save`` keeps the run as JSON.
@@ -59,44 +62,47 @@ def pmemsave_digests(machine: QemuMachine, size: int, path: str) -> int:
     return pages
 
 
-def measure(memory: str, pauses: int, workdir: str) -> dict:
+def measure(memory: str, pauses: int, workdir: str, method: str) -> dict:
+    """One recording of the boot with ``pauses`` pauses, each timing
+    ``method`` (``checkpoint`` or ``pmemsave``): in runs of their own,
+    since a pmemsave reads all of RAM, which allocates every page of a
+    RAM file and would slow the checkpoints after it."""
     qemu = find_qemu("x86_64")
     spec = BootSpec(arch="x86_64", machine="pc", memory=memory,
                     kernel=os.fspath(assets.resolve_asset("kernel-x86_64")),
                     append="console=ttyS0 printk.time=1", shift=7)
-    ram = GuestRam(memory, "bench")
+    ram = GuestRam(memory, "bench") if method == "checkpoint" else None
     console = os.path.join(workdir, f"{memory}.console")
     argv = qemu_argv(qemu, spec, "record", os.path.join(workdir, "x.bin"),
-                     console) + ram.qemu_args()
+                     console) + (ram.qemu_args() if ram else [])
     machine = QemuMachine(argv, workdir, f"bench-{memory}")
-    ours, reference, touched = [], [], []
+    times, touched = [], []
+    # x86 pc maps RAM below its PCI hole up to ~3 GiB
+    size = min(ram_bytes(memory), 0xb0000000)
     try:
         machine.launch()
-        ram.attach()
+        if ram:
+            ram.attach()
         machine.cmd("cont")
         probes = state_probes(ram, console)
-        # a pmemsave of the lower 4 GiB: x86 pc maps all of these sizes
-        # below its PCI hole only up to ~3 GiB; what is above is skipped
-        size = min(ram_bytes(memory), 0xb0000000)
         for _ in range(pauses):
             time.sleep(0.5)
             machine.cmd("stop")
             start = time.perf_counter()
-            checkpoint = take(machine, probes,
-                              machine.cmd("query-replay")["icount"], "bench")
-            ours.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            pmemsave_digests(machine, size,
-                             tempfile.mktemp(dir="/dev/shm",
-                                             prefix="bench-pmem-"))
-            reference.append(time.perf_counter() - start)
-            touched.append(checkpoint.values["ram"]["pages"])
+            if ram:
+                checkpoint = take(machine, probes, machine.cmd(
+                    "query-replay")["icount"], "bench")
+                touched.append(checkpoint.values["ram"]["pages"])
+            else:
+                pmemsave_digests(machine, size, os.path.join(
+                    "/dev/shm", f"bench-pmem-{os.getpid()}"))
+            times.append(time.perf_counter() - start)
             machine.cmd("cont")
     finally:
         machine.kill(grace=0)
-        ram.close()
-    return {"memory": memory, "checkpoint_s": ours, "pmemsave_s": reference,
-            "touched_pages": touched}
+        if ram:
+            ram.close()
+    return {"times_s": times, "touched_pages": touched}
 
 
 def report(runs: list[dict]) -> str:
@@ -122,7 +128,11 @@ def main() -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="rr-bench-cp-") as workdir:
         for memory in args.sizes:
-            runs.append(measure(memory, args.pauses, workdir))
+            ours = measure(memory, args.pauses, workdir, "checkpoint")
+            reference = measure(memory, args.pauses, workdir, "pmemsave")
+            runs.append({"memory": memory, "checkpoint_s": ours["times_s"],
+                         "pmemsave_s": reference["times_s"],
+                         "touched_pages": ours["touched_pages"]})
             print(report(runs[-1:]).splitlines()[-1], flush=True)
     text = report(runs)
     print(text)
