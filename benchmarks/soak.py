@@ -104,6 +104,28 @@ def outcome(row: dict) -> tuple[str, str]:
     return (row.get("verdict") or status.lower(), status)
 
 
+def where(row: dict) -> str:
+    """A located failure in a few words: kind, interval, replays."""
+    location = row["location"]
+    total = location.get("recorded_icount") or 0
+
+    def at(icount):
+        if icount is None:
+            return "start"
+        return f"{icount} ({100.0 * icount / total:.1f}%)" if total \
+            else str(icount)
+    text = (f"round {row.get('round', '?')}: {location['kind']} "
+            f"{at(location.get('last_equal_icount'))} .. "
+            f"{at(location.get('first_different_icount'))}")
+    if location.get("registers"):
+        text += f" regs {','.join(location['registers'][:4])}"
+    if location.get("page_count"):
+        text += f" {location['page_count']} page(s)"
+    if row.get("replays"):
+        text += f" replays: {row['replays']}"
+    return text
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     """One entry per (case, QEMU version) from the rows of every round.
 
@@ -138,6 +160,14 @@ def summarize(rows: list[dict]) -> list[dict]:
             "reasons": sorted({f"{v}: {row.get('reason') or ''}"[:300]
                                for row, (v, s) in zip(runs, outcomes)
                                if (v, s) != ("pass", "PASS")}),
+            "checkpoints": sum((row.get("location") or {}).get("compared")
+                               or 0 for row in runs),
+            "transients": sum((row.get("location") or {}).get("transients")
+                              or 0 for row in runs),
+            "divergences": sum(1 for row in runs if (row.get("location")
+                               or {}).get("kind") == "divergence"),
+            "locations": [where(row) for row in runs
+                          if (row.get("location") or {}).get("located")],
         })
     return out
 
@@ -195,6 +225,16 @@ def report_text(doc: dict) -> str:
              f"{doc['wall_s'] / 60:.0f} min",
              "QEMU: " + ("; ".join(versions) or "-"), "",
              table(entries)]
+    lines += ["", "state checkpoints: compared, transient, divergences "
+              "(per case and version)"]
+    for entry in entries:
+        if entry.get("checkpoints"):
+            lines.append(f"  {entry['case']} {entry['version'] or ''}: "
+                         f"{entry['checkpoints']} compared, "
+                         f"{entry['transients']} transient, "
+                         f"{entry['divergences']} divergence(s)".rstrip())
+        for located in entry.get("locations", []):
+            lines.append(f"    {located}")
     unexpected = [e for e in entries if e["unexpected"]]
     lines += ["", f"unexpected failures (not a known failure): "
               f"{sum(e['unexpected'] for e in entries)}"]
@@ -266,14 +306,17 @@ def exact(ref: str) -> str:
 
 
 def run_round(refs: list[str], results: Path, version: str | None,
-              timeout: float) -> list[dict]:
-    """One ``avocado run`` of ``refs``; the rows of its replay summary."""
+              timeout: float, params: list[str] = ()) -> list[dict]:
+    """One ``avocado run`` of ``refs`` (with test parameters ``params``,
+    ``name=value``); the rows of its replay summary."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if version:
         env[VERSION_ENV] = version
     argv = [sys.executable, "-m", "avocado", "run", "--disable-sysinfo",
-            "--max-parallel-tasks=1", "--job-results-dir", str(results),
-            "--", *map(exact, refs)]
+            "--max-parallel-tasks=1", "--job-results-dir", str(results)]
+    for param in params:
+        argv += ["-p", param]
+    argv += ["--", *map(exact, refs)]
     job = subprocess.Popen(argv, cwd=ROOT, env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -297,7 +340,7 @@ def run_round(refs: list[str], results: Path, version: str | None,
 
 def soak(plan: dict[str, int], versions: list[str | None], name: str,
          timeout: float, save=lambda doc: None,
-         minutes: float | None = None) -> dict:
+         minutes: float | None = None, params: list[str] = ()) -> dict:
     """Run the plan (each round once per version); the saved document.
 
     The versions take turns within a round, so that a soak cut short has
@@ -320,6 +363,7 @@ def soak(plan: dict[str, int], versions: list[str | None], name: str,
     def document(complete: bool) -> dict:
         return {"name": name, "commit": commit, "code": code,
                 "plan": plan, "versions": [v or "" for v in versions],
+                "params": list(params),
                 "rounds": rounds, "complete": complete, "stopped": stopped,
                 "wall_s": time.monotonic() - start, "jobs": str(jobs),
                 "rows": rows, "summary": summarize(rows)}
@@ -333,7 +377,7 @@ def soak(plan: dict[str, int], versions: list[str | None], name: str,
         refs = [ref for ref, count in plan.items() if count > round_]
         for version in versions:
             new = run_round(refs, jobs / (version or "default"), version,
-                            timeout)
+                            timeout, params)
             for row in new:
                 row["round"] = round_ + 1
             rows += new
@@ -368,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
                              "after it (the last round's length decides)")
     parser.add_argument("--job-timeout", type=float, default=7200,
                         help="seconds one round's avocado run may take")
+    parser.add_argument("-p", "--param", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a test parameter for every run (e.g. "
+                             "replays=3, checkpoints=0)")
     parser.add_argument("--report", metavar="JSON", nargs="+",
                         help="run nothing: print the report of saved runs "
                              "(several: of the same code, taken together)")
@@ -387,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         stem.with_suffix(".txt").write_text(report_text(doc))
         saved[:] = [stem]
     doc = soak(parse_plan(args.cases, args.runs), args.versions or [None],
-               args.name, args.job_timeout, save, args.minutes)
+               args.name, args.job_timeout, save, args.minutes, args.param)
     print(report_text(doc), end="")
     print(f"saved {saved[0]}.json and .txt; job results in {doc['jobs']}")
     return 1 if any(entry["unexpected"] for entry in doc["summary"]) else 0

@@ -157,7 +157,7 @@ class _FakeRuns:
     def monotonic(self):
         return self.now
 
-    def run_round(self, refs, results, version, timeout):
+    def run_round(self, refs, results, version, timeout, params=()):
         self.now += self.job_s
         self.jobs.append((version, tuple(refs)))
         return [_row(ref.partition(":")[2], "pass", "PASS") for ref in refs]
@@ -198,3 +198,21 @@ def test_soak_starts_no_round_past_its_time_budget(monkeypatch):
     pooled = soak.pool([doc, dict(doc, stopped=None, complete=True)])
     assert not pooled["complete"]
     assert pooled["stopped"].startswith("time budget of 4.16667 min")
+
+
+def test_the_soak_counts_checkpoints_and_places_failures():
+    location = {"located": True, "kind": "failure", "recorded_icount": 1000,
+                "last_equal_icount": 500, "first_different_icount": 900,
+                "registers": [], "page_count": 0, "compared": 4,
+                "transients": 1}
+    rows = [{"test": "1-t.py:Case.test", "status": "PASS", "verdict": "pass",
+             "round": 1, "location": {"compared": 6, "transients": 0,
+                                      "kind": "none"}},
+            {"test": "1-t.py:Case.test", "status": "WARN",
+             "verdict": "stalled", "round": 2, "location": location,
+             "replays": "mismatch"}]
+    (entry,) = soak.summarize(rows)
+    assert (entry["checkpoints"], entry["transients"],
+            entry["divergences"]) == (10, 1, 0)
+    assert entry["locations"] == [
+        "round 2: failure 500 (50.0%) .. 900 (90.0%) replays: mismatch"]
