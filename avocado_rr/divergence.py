@@ -15,9 +15,12 @@ checkpoint.  So a run of checkpoints in a row that differ is judged as a whole:
 
 * every one of them differs only where an interrupt or exception entry
   at that very icount (the log holds one) can make it differ (program
-  counter, stack pointer, flags, a couple of RAM pages), and a later
-  checkpoint agrees again, or the run is the last checkpoint alone:
-  **boundary** transients, never a divergence;
+  counter, stack pointer, flags, a couple of RAM pages; the program
+  counter at least): **boundary** transients, never a divergence, on
+  either side of the entry (a 7.2 x86 recording paused inside the
+  handler while its replay stopped before it; an aarch64 replay of a
+  virtio-net tx=bh recording entered the vector where its recording had
+  not, at two checkpoints in a row);
 * a single checkpoint that differs otherwise, and the next one agrees
   again: a **recovered** transient;
 * anything else (a difference that persists over two checkpoints or
@@ -123,7 +126,9 @@ def _entry_events(point: ComparedPoint) -> bool:
 
 def _entry_only(point: ComparedPoint) -> bool:
     """A difference an interrupt entry at this icount can explain."""
-    return (_entry_events(point)
+    # an entry moves the program counter: a difference of RAM alone is
+    # none
+    return (_entry_events(point) and bool(point.diff.registers)
             and set(point.diff.registers) <= ENTRY_REGISTERS
             and len(point.diff.pages) <= ENTRY_PAGES)
 
@@ -141,8 +146,7 @@ def classify(points: list[ComparedPoint]) -> list[ComparedPoint]:
             end += 1
         run = points[i:end]
         recovered = end < len(points)
-        if all(_entry_only(point) for point in run) and \
-                (recovered or len(run) == 1):
+        if all(_entry_only(point) for point in run):
             kind = PointKind.BOUNDARY
         elif recovered and len(run) == 1:
             kind = PointKind.RECOVERED

@@ -1,9 +1,12 @@
 """Replay one recording several times: a race or a mismatch?
 
 A failing replay can fail two ways.  If its replays disagree with each
-other (another stop icount, another console, another state at a
-checkpoint), the replay itself is not deterministic: a **race** of the
-replay.  If they agree with each other but not with the recording, what
+other (another stop icount, another console, a divergence of the state
+at a checkpoint where another replay agreed with the recording), the
+replay itself is not deterministic: a **race** of the replay.  (A
+transient difference at a checkpoint is not a disagreement: where
+``replay-break`` stops beside an interrupt entry varies from replay to
+replay.)  If they agree with each other but not with the recording, what
 the recording kept leads every replay the same wrong way: a
 **mismatch** between record and replay.  :func:`replay_again` runs the
 extra replays, each in a directory of its own beside the pair's
@@ -31,7 +34,23 @@ def fingerprint(verdict: Verdict) -> dict:
             "replay_icount": verdict.replay_icount,
             "console": hashlib.sha256(
                 read_transcript(console) if console else b"").hexdigest(),
-            "states": {p["icount"]: p.get("fingerprint") for p in points}}
+            "states": {p["icount"]: (p.get("kind"), p.get("fingerprint"))
+                       for p in points}}
+
+
+#: point kinds that agree with the recording: a transient is not a
+#: replay's own way (where replay-break stops beside an interrupt entry
+#: varies from replay to replay)
+_AGREEING = {"equal", "boundary", "recovered"}
+
+
+def _disagree(first: tuple, other: tuple) -> bool:
+    """Two replays' states at one checkpoint disagree: one diverged and
+    the other not, or both diverged differently."""
+    (kind_a, print_a), (kind_b, print_b) = first, other
+    if (kind_a in _AGREEING) != (kind_b in _AGREEING):
+        return True
+    return kind_a not in _AGREEING and print_a != print_b
 
 
 @dataclass
@@ -74,7 +93,8 @@ def repeatability(verdicts: list[Verdict]) -> Repeatability:
                                    f"{other[key]!s:.16} vs {first[key]!s:.16}")
         common = sorted(first["states"].keys() & other["states"].keys())
         unequal = [icount for icount in common
-                   if first["states"][icount] != other["states"][icount]]
+                   if _disagree(first["states"][icount],
+                                other["states"][icount])]
         if unequal:
             differences.append(f"replay {number}: state differs from "
                                f"replay 1 first at icount {unequal[0]}")

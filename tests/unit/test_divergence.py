@@ -99,6 +99,24 @@ def test_the_last_checkpoint_at_an_interrupt_entry_is_a_boundary():
     assert locate(classify([point(10), wide]), 30).kind == "divergence"
 
 
+def test_entry_transients_in_a_row_at_the_end_are_no_divergence():
+    """An aarch64 tx=bh replay entered the IRQ vector at two checkpoints
+    in a row where its recording had not, then stalled: boundaries."""
+    entry = {"PC": ["554164", "fffffbfffdbf7c80"],
+             "PSTATE": ["80000000", "000003c5"], "SP": ["a", "b"]}
+    points = classify([point(10), point(20, entry, [], ["EVENT_INTERRUPT"]),
+                       point(30, entry, [], ["EVENT_INTERRUPT"])])
+    assert [p.kind for p in points[1:]] == [PointKind.BOUNDARY] * 2
+    assert locate(points, 40, failed_at=35).kind == "failure"
+
+
+def test_a_ram_difference_alone_is_no_interrupt_entry():
+    """An entry moves the PC: a page that differs with equal registers is
+    a divergence even where the log has an interrupt."""
+    points = classify([point(10), point(20, {}, [16], ["EVENT_INTERRUPT"])])
+    assert points[1].kind == PointKind.DIVERGED
+
+
 def test_a_failed_replay_is_placed_after_the_last_equal_checkpoint():
     points = classify([point(10), point(20)])
     location = locate(points, 100, failed_at=25)
