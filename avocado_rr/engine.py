@@ -5,13 +5,10 @@ and the ``avocado-rr`` command; it does not depend on Avocado.
 
 A pair goes like this:
 
-1. **record**: QEMU starts paused with ``-icount shift=N,rr=record``, runs
-   until the console shows the stop pattern (a failure pattern, an early
-   exit, a runaway log or a full disk fails the recording), pausing for
-   its probes at the moments asked (:class:`~avocado_rr.probes.RecordProbes`),
-   is stopped over QMP, and its ``query-replay`` icount and console length
-   are taken: that is the stop point, where the probes run once more.
-   QEMU then quits while the guest is stopped;
+1. **record** (:class:`~avocado_rr.recorder.Recorder`): QEMU starts
+   paused with ``-icount shift=N,rr=record``, runs until the console shows
+   the stop pattern, pausing for its probes, and is stopped over QMP at
+   the stop point; QEMU then quits while the guest is stopped;
 2. **replay**: a :class:`~avocado_rr.session.ReplaySession` runs the same
    command line with ``rr=replay`` to a ``replay-break`` where the log's
    quit is, until it stops there (or ends, dies, stops progressing or
@@ -43,18 +40,19 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Pattern
 
-from avocado_rr import diagnosis, eventtrace, loghealth, statecheck
-from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleMatch,
-                                ConsoleWatcher, MatchKind)
+from avocado_rr import diagnosis, loghealth, statecheck
+from avocado_rr.console import (DEFAULT_FAILURE_PATTERNS, ConsoleWatcher,
+                                MatchKind)
 from avocado_rr.guestram import GuestRam, ram_block_args, uses_ram_file
-from avocado_rr.judge import ExtraChecks, describe_exit, judge
+from avocado_rr.judge import ExtraChecks, judge
 from avocado_rr.machine import MachineError, QemuMachine
 from avocado_rr.pair import (RRFILE, BootSpec, RecordFailed, Recording,
                              qemu_argv, replay_stop_icount, summarize_log)
-from avocado_rr.probes import Checkpoint, RecordProbes, take
+from avocado_rr.probes import RecordProbes
+from avocado_rr.recorder import Recorder
 from avocado_rr.replaylog import ReplayLogError
 from avocado_rr.session import Progress, ReplaySession
-from avocado_rr.statecheck import RAM_SUFFIX, CheckpointPlan, state_probes
+from avocado_rr.statecheck import CheckpointPlan
 from avocado_rr.targets import QemuBinary
 from avocado_rr.verdict import Verdict, VerdictKind
 
@@ -76,13 +74,6 @@ class _Phase:
     recording: Recording | None = None
     session: ReplaySession | None = None
     target: int | None = None
-
-
-@dataclass
-class _StopPoint:
-    icount: int
-    console_bytes: int
-    checkpoint: Checkpoint | None
 
 
 class RecordReplay:
@@ -160,23 +151,14 @@ class RecordReplay:
             came, QEMU died, or the log cannot be trusted
         """
         rrfile = os.path.abspath(rrfile or self.path(RRFILE))
-        console = rrfile + ".console"
-        if spec.event_trace and not eventtrace.supported(self.qemu.path):
-            self.log.warning("%s has no replay_* trace events (QEMU 11.1 "
-                             "has): the event streams are not traced",
-                             self.qemu.version_line)
-            spec = replace(spec, event_trace=False)
+        steps = Recorder(self.qemu, rrfile, self.log)
+        spec = steps.traced(spec)
         ram = GuestRam(spec.memory, "record") if checkpoints else None
-        argv = qemu_argv(self.qemu, spec, "record", rrfile, console,
+        argv = qemu_argv(self.qemu, spec, "record", rrfile, steps.console,
                          trace_file=rrfile + ".trace") + \
             (ram.qemu_args() if ram else [])
         if checkpoints is not None:
-            store = rrfile + RAM_SUFFIX
-            if os.path.exists(store):
-                os.unlink(store)
-            probes = RecordProbes(
-                state_probes(ram, console, store) +
-                (probes.probes if probes else []), checkpoints.next_after)
+            probes = steps.with_checkpoints(probes, checkpoints, ram)
         pattern_text = str(getattr(pattern, "pattern", pattern))
         self._phase = _Phase("record", rrfile, pattern_text)
         start = time.monotonic()
@@ -190,163 +172,29 @@ class RecordReplay:
             if ram:
                 ram.attach()
             machine.cmd("cont")
-            match, checkpoints = self._record_until(
-                machine, ConsoleWatcher(console), pattern, failure_patterns,
-                timeout, loghealth.LogWatch(rrfile, max_log_bytes), probes)
+            match, checkpoints = steps.wait(
+                machine, ConsoleWatcher(steps.console), pattern,
+                failure_patterns, timeout,
+                loghealth.LogWatch(rrfile, max_log_bytes), probes)
             if match.kind != MatchKind.SUCCESS:
-                raise self._record_failed(
-                    self._unmatched(match, machine, pattern_text, timeout),
-                    # a stopped wait already says what the log's disk did
-                    None if match.kind == MatchKind.STOPPED else machine)
+                raise steps.unmatched(match, machine, pattern_text, timeout)
             self.log.info("record: console matched %r", match.line)
-            stop = self._stop_point(machine, console, pattern_text, probes)
+            stop = steps.stop_point(machine, pattern_text, probes)
             exitcode = machine.quit()
         finally:
             self.close()
             if ram:
                 ram.close()
         elapsed = time.monotonic() - start
-        self._check_log_written(rrfile, machine, exitcode, stop.icount)
-        recording = Recording(
-            rrfile=rrfile, spec=spec, qemu_path=self.qemu.path,
-            qemu_version=self.qemu.version_line, icount=stop.icount,
-            console=console, argv=argv, pattern=pattern_text,
-            record_time=elapsed, console_bytes=stop.console_bytes,
-            # stopped: nothing ran between the stop point and the quit
-            final_icount=stop.icount, exitcode=exitcode,
-            checkpoints=checkpoints + ([stop.checkpoint]
-                                       if stop.checkpoint else []))
-        try:
-            recording.save()
-        except OSError as details:
-            raise self._record_failed(
-                f"cannot save the recording's metadata {recording.sidecar}"
-                f": {details}") from details
+        steps.check_log_written(machine, exitcode, stop.icount)
+        recording = steps.save(spec, argv, pattern_text, elapsed, stop,
+                               checkpoints, exitcode)
         self.log.info("record: icount %d in %.2fs, log %d bytes, %d "
                       "checkpoints", stop.icount, elapsed,
                       os.path.getsize(rrfile), len(recording.checkpoints))
         self._phase = None
         self.recording = recording
         return recording
-
-    def _record_until(self, machine: QemuMachine, watcher: ConsoleWatcher,
-                      pattern, failure_patterns, timeout: float,
-                      health: loghealth.LogWatch,
-                      probes: RecordProbes | None
-                      ) -> tuple[ConsoleMatch, list[Checkpoint]]:
-        """Wait for the pattern, pausing for the probes when their
-        schedule says."""
-        start = time.monotonic()
-        deadline = start + timeout
-        checkpoints: list[Checkpoint] = []
-        next_at = probes.next_after(0.0) if probes is not None else None
-        while True:
-            left = deadline - time.monotonic()
-            if next_at is not None:
-                left = min(left, start + next_at - time.monotonic())
-            match = watcher.wait([pattern], failure_patterns, max(left, 0),
-                                 machine.is_running, health.problem)
-            if match.kind != MatchKind.TIMEOUT or \
-                    time.monotonic() >= deadline:
-                return match, checkpoints
-            elapsed = time.monotonic() - start
-            checkpoint = self._pause_for_probes(machine, probes,
-                                                f"t={elapsed:.2f}s")
-            if checkpoint is None:
-                next_at = None    # QEMU is going; the wait will say why
-            else:
-                checkpoints.append(checkpoint)
-                next_at = probes.next_after(time.monotonic() - start)
-
-    def _pause_for_probes(self, machine: QemuMachine, probes: RecordProbes,
-                          moment: str) -> Checkpoint | None:
-        """Stop the recording, run the probes, resume it; None if QEMU
-        went away meanwhile."""
-        try:
-            machine.cmd("stop")
-            try:
-                checkpoint = take(machine, probes.probes,
-                                  machine.cmd("query-replay")["icount"],
-                                  moment)
-            finally:
-                machine.cmd("cont")
-        except MachineError as details:
-            self.log.info("record: no checkpoint at %s: %s", moment,
-                          details)
-            return None
-        self.log.info("record: checkpoint at icount %d (%s)",
-                      checkpoint.icount, moment)
-        return checkpoint
-
-    def _stop_point(self, machine: QemuMachine, console: str, pattern: str,
-                    probes: RecordProbes | None) -> _StopPoint:
-        """Stop the guest after its pattern: the icount, the console's
-        length, and the probes' checkpoint there."""
-        try:
-            machine.cmd("stop")
-            icount = machine.cmd("query-replay")["icount"]
-            console_bytes = os.path.getsize(console)
-            checkpoint = None
-            if probes is not None and probes.at_stop:
-                checkpoint = take(machine, probes.probes, icount, "stop")
-        except MachineError as details:
-            raise self._record_failed(
-                f"QEMU ended right after {pattern!r} appeared, before it "
-                f"could be stopped (wait for an earlier line, or keep the "
-                f"guest alive after it, e.g. no panic=-1): {details}",
-                machine) from details
-        return _StopPoint(icount, console_bytes, checkpoint)
-
-    def _unmatched(self, match: ConsoleMatch, machine: QemuMachine,
-                   pattern: str, timeout: float) -> str:
-        """Why the recording ended without its pattern."""
-        rrfile = self._phase.rrfile
-        if match.kind == MatchKind.FAILURE:
-            return (f"recording hit failure pattern {match.pattern!r}: "
-                    f"{match.line.strip()!r}")
-        if match.kind == MatchKind.STOPPED:
-            return (f"{match.reason} before {pattern!r} appeared; partial "
-                    f"log {rrfile} kept: {loghealth.describe_log(rrfile)}")
-        if match.kind == MatchKind.EXITED:
-            stderr = machine.stderr.strip()[-500:]
-            return (f"QEMU {describe_exit(machine.exitcode)} while "
-                    f"recording, before {pattern!r} appeared" +
-                    (f": {stderr!r}" if stderr else "") +
-                    f"; partial log {rrfile} kept: "
-                    f"{loghealth.describe_log(rrfile)}")
-        return f"{pattern!r} did not appear within {timeout}s of recording"
-
-    def _check_log_written(self, rrfile: str, machine: QemuMachine,
-                           exitcode: int | None, final_icount: int) -> None:
-        """Refuse a log that was not written whole: its replay would look
-        like a divergence."""
-        problem = loghealth.log_write_problem(rrfile, machine.stderr,
-                                              exitcode)
-        if problem is None:
-            return
-        if loghealth.LOG_WRITE_ERROR not in machine.stderr and \
-                loghealth.log_complete(rrfile, final_icount):
-            # a nearly full disk, but every byte of the log made it
-            self.log.info("record: %s, but the log is complete", problem)
-            return
-        raise RecordFailed(Verdict(
-            VerdictKind.RECORD_FAILED,
-            f"{problem}; the recording is unusable and was not replayed "
-            f"(log kept: {loghealth.describe_log(rrfile)})",
-            qemu_version=self.qemu.version_line))
-
-    def _record_failed(self, reason: str,
-                       machine: QemuMachine | None = None) -> RecordFailed:
-        """The one record-side verdict: ``reason``, after what says that
-        ``machine`` could not write its log (the console shares the log's
-        disk: a full disk also hides the pattern)."""
-        if machine is not None:
-            problem = loghealth.log_write_problem(
-                self._phase.rrfile, machine.stderr, machine.exitcode)
-            if problem:
-                reason = f"{problem}; {reason}"
-        return RecordFailed(Verdict(VerdictKind.RECORD_FAILED, reason,
-                                    qemu_version=self.qemu.version_line))
 
     # -- replay ---------------------------------------------------------
     def session(self, recording: Recording, name: str = "replay",
