@@ -1,11 +1,11 @@
-"""QEMU builds as assets: catalogue, lock, tree mechanics (no network)."""
+"""QEMU builds as assets: catalogue, lock, cache (no network)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-from avocado_rr import qemu_binary, qemu_builds
+from avocado_rr import qemu_binary, qemu_builds, qemu_tree
 from avocado_rr.qemu_builds import (LockedBuild, LockedPackage, QemuBuilds,
                                     QemuBuildError)
 
@@ -93,41 +93,11 @@ def test_a_finished_tree_is_one_with_the_lock_s_stamp(builds):
     builds._locked["11.1"] = locked
     tree = builds.tree(locked)
     (tree / "bin").mkdir(parents=True)
-    (tree / qemu_builds.STAMP).write_text("something else\n")
+    (tree / qemu_tree.STAMP).write_text("something else\n")
     assert builds.status("11.1") == "missing"
-    (tree / qemu_builds.STAMP).write_text(locked.build_id + "\n")
+    (tree / qemu_tree.STAMP).write_text(locked.build_id + "\n")
     assert builds.status("11.1") == "ok"
     assert builds.bin_dir("11.1", fetch=False) == tree / "bin"
-
-
-def test_relink_keeps_absolute_links_inside_the_tree(tmp_path):
-    root = tmp_path / "tree"
-    (root / "usr/share/seabios").mkdir(parents=True)
-    (root / "usr/share/seabios/bios-256k.bin").write_bytes(b"tree's")
-    (root / "usr/share/qemu").mkdir(parents=True)
-    link = root / "usr/share/qemu/bios-256k.bin"
-    link.symlink_to("/usr/share/seabios/bios-256k.bin")
-    relative = root / "usr/share/qemu/rel.bin"
-    relative.symlink_to("../seabios/bios-256k.bin")
-    qemu_builds._relink(root)
-    assert not os.readlink(link).startswith("/")
-    assert link.read_bytes() == b"tree's"
-    assert os.readlink(relative) == "../seabios/bios-256k.bin"
-
-
-def test_emulators_are_elf_binaries_not_debian_s_shell_redirects(tmp_path):
-    root = tmp_path / "tree"
-    (root / "usr/bin").mkdir(parents=True)
-    (root / "usr/libexec").mkdir(parents=True)
-    (root / "usr/bin/qemu-system-x86_64").write_bytes(b"\x7fELF rest")
-    (root / "usr/bin/qemu-system-amd64").symlink_to("qemu-system-x86_64")
-    (root / "usr/bin/qemu-system-i386").write_text("#! /bin/sh\nexec ...\n")
-    (root / "usr/libexec/qemu-system-i386").write_bytes(b"\x7fELF i386")
-    (root / "usr/bin/qemu-make-debian-root").write_text("#! /bin/sh\n")
-    found = qemu_builds._emulators(root)
-    assert found == {"qemu-system-x86_64": "usr/bin/qemu-system-x86_64",
-                     "qemu-system-amd64": "usr/bin/qemu-system-x86_64",
-                     "qemu-system-i386": "usr/libexec/qemu-system-i386"}
 
 
 def test_find_qemu_offline_names_the_version_and_the_fix(monkeypatch,
