@@ -45,8 +45,9 @@ AVOCADO_ARGS ?=
 # target table (avocado_rr/targets.py), read with the system's Python
 TARGETS_CMD = $(PYTHON) -m avocado_rr.targets
 APT_PACKAGES = $(shell $(TARGETS_CMD) emulator-packages) qemu-utils cpio \
-	genisoimage
-QEMU_PROBES = $(shell $(TARGETS_CMD) binaries) qemu-img cpio isoinfo
+	genisoimage gdb-multiarch
+QEMU_PROBES = $(shell $(TARGETS_CMD) binaries) qemu-img cpio isoinfo \
+	gdb-multiarch
 
 ifdef QEMU_BIN
 export AVOCADO_RR_QEMU_BIN := $(abspath $(QEMU_BIN))

@@ -46,6 +46,12 @@ setup(
         # the installed dist as qemu-qmp and fails on "qemu.qmp"
         "qemu-qmp==0.0.6",
         "PyYAML>=6.0",
+        # GDB/MI for the reverse-debugging cases (what QEMU's own tests
+        # use since 10.2)
+        "pygdbmi==0.11.0.0",
+        # the kallsyms table of Debian's kernels (their System.map is a
+        # stub): breakpoints and watchpoints by symbol
+        "vmlinux-to-elf==1.4.0",
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={

@@ -73,6 +73,8 @@ class Target:
     optional_modules: tuple[str, ...] = ()
     #: other names of the same architecture (e.g. a host's ``uname -m``)
     aliases: tuple[str, ...] = ()
+    #: the word size of the guest kernel (its symbol table's addresses)
+    bits: int = 64
 
     @property
     def binary_name(self) -> str:
@@ -116,27 +118,28 @@ TARGETS: tuple[Target, ...] = (
     Target("x86_64", "x86_64", "i386:x86-64", "qemu-system-x86", "amd64",
            "kernel-x86_64", "ttyS0", _PC_MODULES, ("ahci",)),
     Target("i386", "i386", "i386", "qemu-system-x86", "i386",
-           "kernel-i386", "ttyS0", _PC_MODULES, ("ahci",)),
+           "kernel-i386", "ttyS0", _PC_MODULES, ("ahci",), bits=32),
     Target("aarch64", "aarch64", "aarch64", "qemu-system-arm", "arm64",
            "kernel-aarch64", "ttyAMA0",
            ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
             "virtio_scsi", "sr_mod", "isofs")),
     Target("arm", "arm", "arm", "qemu-system-arm", "armhf",
-           "kernel-armhf", "ttyAMA0"),
+           "kernel-armhf", "ttyAMA0", bits=32),
     Target("ppc64", "ppc64", "powerpc:common64", "qemu-system-ppc",
            "ppc64el", "kernel-ppc64el", "hvc0", aliases=("ppc64le",)),
-    Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc"),
+    Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc", bits=32),
     Target("s390x", "s390x", "s390:64-bit", "qemu-system-s390x", "s390x",
            "kernel-s390x", "sclp0"),
-    Target("mips", "mips", "mips", "qemu-system-mips"),
+    Target("mips", "mips", "mips", "qemu-system-mips", bits=32),
     Target("mipsel", "mipsel", "mips", "qemu-system-mips", "mipsel",
-           "kernel-mipsel", "ttyS0"),
+           "kernel-mipsel", "ttyS0", bits=32),
     Target("mips64", "mips64", "mips:isa64", "qemu-system-mips"),
     Target("mips64el", "mips64el", "mips:isa64", "qemu-system-mips",
            "mips64el", "kernel-mips64el", "ttyS0"),
     Target("riscv64", "riscv64", "riscv:rv64", "qemu-system-misc",
            "riscv64", "kernel-riscv64", "ttyS0"),
-    Target("riscv32", "riscv32", "riscv:rv32", "qemu-system-misc"),
+    Target("riscv32", "riscv32", "riscv:rv32", "qemu-system-misc",
+           bits=32),
     Target("alpha", "alpha", "alpha"),
     Target("m68k", "m68k", "m68k"),
     Target("sparc64", "sparc64", "sparc:v9"),

@@ -280,12 +280,10 @@ def _fmt(value, spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
 
-class ReplayKernelTest(ReplayTestBase):
-    """Record a kernel boot up to a console line, replay it, compare.
-
-    A case only names what to boot: :meth:`test_record_replay` is
-    inherited.  This base is no test itself (``avocado list`` of this
-    file shows nothing; pytest does not collect it, nor a case).
+class KernelBoot(ReplayTestBase):
+    """A kernel boot to record and replay: what to boot, how to judge,
+    and no test method of its own (:class:`ReplayKernelTest` and
+    :class:`avocado_rr.testing.reverse.ReverseDebugTest` add theirs).
 
     :avocado: disable
     """
@@ -335,7 +333,8 @@ class ReplayKernelTest(ReplayTestBase):
                            f"{details}")
         return BootSpec(
             arch=self.arch, machine=self.machine, cpu=self.cpu,
-            kernel=self.fetch(self.kernel), initrd=self.fetch(self.initrd),
+            kernel=self.fetch(self.kernel_asset()),
+            initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.kernel_command_line(),
             shift=self.effective_shift(),
             memory=str(self.memory), extra_args=extra_args,
@@ -348,18 +347,44 @@ class ReplayKernelTest(ReplayTestBase):
             return self.append
         return f"printk.time=1 console={targets.need(self.arch, 'console')}"
 
-    def test_record_replay(self):
-        """Record the boot, replay it, judge the pair."""
-        self.run_record_replay()
+    def kernel_asset(self) -> str:
+        """``kernel``, else the arch's kernel in the target table."""
+        if self.kernel:
+            return self.kernel
+        try:
+            return targets.need(self.arch, "kernel_asset")
+        except targets.TargetError as details:
+            self.error(f"{type(self).__name__} names no kernel: {details}")
 
-    def run_record_replay(self) -> Verdict:
-        """Record, replay, judge; FAIL with the reason on any mismatch."""
-        if not self.kernel:
-            self.error(f"{type(self).__name__} names no kernel")
+    def record_and_replay(self) -> Verdict:
+        """Record, replay, judge: the verdict, not yet concluded."""
         spec = self.boot_spec()
         self.rr = RecordReplay(self.qemu, self.outputdir, log=self.log)
         wall = max(self.timeout / 2 - 5, 10)
-        verdict = self.check_pair(spec, self.console_pattern, wall,
-                                  max_log_bytes=int(self.max_log_mb) << 20)
+        return self.check_pair(spec, self.console_pattern, wall,
+                               max_log_bytes=int(self.max_log_mb) << 20)
+
+    def run_record_replay(self) -> Verdict:
+        """Record, replay, judge; FAIL with the reason on any mismatch."""
+        verdict = self.record_and_replay()
         self.conclude(verdict)
         return verdict
+
+
+class ReplayKernelTest(KernelBoot):
+    """Record a kernel boot up to a console line, replay it, compare.
+
+    A case only names what to boot: :meth:`test_record_replay` is
+    inherited.  This base is no test itself (``avocado list`` of this
+    file shows nothing; pytest does not collect it, nor a case).
+
+    :avocado: disable
+    """
+
+    #: pytest collects unittest.TestCase subclasses with test methods;
+    #: these are Avocado's tests
+    __test__ = False
+
+    def test_record_replay(self):
+        """Record the boot, replay it, judge the pair."""
+        self.run_record_replay()
