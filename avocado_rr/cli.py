@@ -35,6 +35,8 @@ SUBCOMMANDS = {
     "check": ("avocado_rr.paircli", "record, then replay, then judge"),
     "locate": ("avocado_rr.locatecli", "replay RRFILE and say where it "
                "first differs from its recording"),
+    "debug": ("avocado_rr.debugcli", "replay RRFILE paused under gdb, "
+              "reverse execution included"),
     "dump": ("avocado_rr.replaylog.dumpcli", "print a QEMU replay log"),
     "assets": ("avocado_rr.assetscli", "manage the asset cache (list, "
                "fetch, verify, lock)"),
