@@ -7,6 +7,8 @@
 #   make bench-parallel   check-avocado's speed-up from parallel tasks
 #   make check-soak       'make check' CHECK_RUNS times (5) from a clean
 #                         clone: each test's failures over the runs
+#   make check-reverse    reverse debugging (stepi, reverse-stepi...) under
+#                         gdb over a replay, every arch
 #   make check-gitlab     .gitlab-ci.yml's check-unit and one check-avocado
 #                         cell, run as GitLab runs them (gitlab-ci-local)
 #
@@ -17,7 +19,10 @@
 # Variables:
 #   AVOCADO_TAGS="arch:x86_64 machine:virt"  select tests (space = OR,
 #                                            comma = AND, as in QEMU)
-#   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: tests/avocado)
+#   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: the kernel
+#                                            and Linux cases; the reverse-
+#                                            debugging cases run with
+#                                            make check-reverse)
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
 #   QEMU_VERSION=11.1                        Debian's build of a QEMU
@@ -34,7 +39,10 @@ PYTHON ?= python3
 VENV ?= build/venv
 VENV_PY := $(VENV)/bin/python
 RESULTS_DIR ?= build/results
-AVOCADO_TESTS ?= tests/avocado
+# the record/replay cases; reverse debugging (5 minutes a case: 3000 gdb
+# steps) has its own target until its cost fits check-avocado
+AVOCADO_TESTS ?= tests/avocado/replay_kernel.py tests/avocado/replay_linux.py
+REVERSE_TESTS ?= tests/avocado/reverse_debugging.py
 AVOCADO_SHOW ?= app
 AVOCADO_PARALLEL ?= $(shell nproc)
 PYTEST_ARGS ?=
@@ -125,6 +133,10 @@ check-avocado: venv qemu assets qemu-builds
 	    --job-results-dir=$(RESULTS_DIR) --disable-sysinfo \
 	    --max-parallel-tasks=$(AVOCADO_PARALLEL) \
 	    $(AVOCADO_TAG_ARGS) $(AVOCADO_ARGS) -- $(AVOCADO_TESTS)
+
+# reverse debugging under gdb-multiarch over a replay, every arch
+check-reverse: venv qemu assets qemu-builds
+	$(MAKE) check-avocado AVOCADO_TESTS="$(REVERSE_TESTS)"
 
 # one job, every test once per QEMU version (a yaml-to-mux variant each)
 check-matrix: venv qemu assets

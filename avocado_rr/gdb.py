@@ -12,6 +12,7 @@ Every gdb error, a command that never stops and a gdb that died are a
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 from typing import Any
@@ -23,6 +24,8 @@ LOG = logging.getLogger("avocado_rr.gdb")
 #: the Debian package of the debugger
 GDB_PACKAGE = "gdb-multiarch"
 GDB = "gdb-multiarch"
+#: gdb's answer when the stub refuses to read one register
+_REFUSED = re.compile(r'Could not fetch register "([^"]+)"')
 
 
 class GdbError(AvocadoRRError):
@@ -175,14 +178,27 @@ class Gdb:
         return int(value.split()[0], 0)
 
     def registers(self) -> dict[str, str]:
-        """Every register gdb knows for the target, as hex text."""
-        if not hasattr(self, "_names"):
+        """Every register gdb knows for the target and the stub gives, as
+        hex text (a stub may refuse some: riscv's pmpcfg1 on QEMU 7.2)."""
+        if not hasattr(self, "_numbers"):
             self._names = _result(self.mi(
                 "-data-list-register-names"))["register-names"]
-        values = _result(self.mi("-data-list-register-values x"))
+            self._numbers = [n for n, name in enumerate(self._names) if name]
+        while True:
+            try:
+                values = _result(self.mi(
+                    "-data-list-register-values x " +
+                    " ".join(map(str, self._numbers))))
+                break
+            except GdbError as details:
+                refused = _REFUSED.search(str(details))
+                if refused is None or refused[1] not in self._names:
+                    raise
+                self.log.info("gdb: the stub gives no register %s: not "
+                              "compared", refused[1])
+                self._numbers.remove(self._names.index(refused[1]))
         return {self._names[int(item["number"])]: item["value"]
-                for item in values["register-values"]
-                if self._names[int(item["number"])]}
+                for item in values["register-values"]}
 
     def read_memory(self, address: int, size: int) -> bytes:
         blocks = _result(self.mi(

@@ -32,6 +32,7 @@ from avocado_rr.errors import AvocadoRRError
 #: addresses (no address space layout randomisation)
 NOKASLR = "nokaslr"
 _LZ4_LEGACY = 0x184C2102
+_XZ_MAGIC = b"\xfd7zXZ\x00"
 #: symbols kept in the cache (text and data; not the thousands of others)
 _KEPT_TYPES = set("TtDdBbRr")
 
@@ -72,7 +73,7 @@ def _decompress(data: bytes) -> bytes:
         return _lz4_legacy(data)
     if data[:2] == b"\x1f\x8b":
         return gzip.decompress(data)
-    if data[:6] == b"\xfd7zXZ\x00" or data[:3] == b"\x5d\x00\x00":
+    if data[:6] == _XZ_MAGIC or data[:3] == b"\x5d\x00\x00":
         return lzma.LZMADecompressor().decompress(data)
     if data[:4] == b"\x28\xb5\x2f\xfd":
         import zstandard
@@ -92,7 +93,21 @@ def kernel_image(path: str | os.PathLike) -> bytes:
     if payload is not None:
         return _decompress(payload)
     from vmlinux_to_elf.core.auto_unpack import VmlinuzDecompressor
-    return VmlinuzDecompressor(image).decompressed or image
+    return VmlinuzDecompressor(image).decompressed or \
+        _embedded_xz(image) or image
+
+
+def _embedded_xz(image: bytes) -> bytes | None:
+    """The first xz stream in ``image`` that unpacks (s390x's bzImage
+    holds a broken-looking magic before its payload's, where
+    vmlinux-to-elf stops)."""
+    start = image.find(_XZ_MAGIC)
+    while start >= 0:
+        try:
+            return lzma.LZMADecompressor().decompress(image[start:])
+        except lzma.LZMAError:
+            start = image.find(_XZ_MAGIC, start + 1)
+    return None
 
 
 def read_symbols(path: str | os.PathLike, bit_size: int) -> dict[str, int]:

@@ -73,7 +73,9 @@ class Target:
     optional_modules: tuple[str, ...] = ()
     #: other names of the same architecture (e.g. a host's ``uname -m``)
     aliases: tuple[str, ...] = ()
-    #: the word size of the guest kernel (its symbol table's addresses)
+    #: the width vmlinux-to-elf reads the kernel's symbol table with:
+    #: the kernel's word size, except s390x (its 64-bit kernel's table
+    #: holds 32-bit offsets that vmlinux-to-elf reads right only so)
     bits: int = 64
 
     @property
@@ -129,7 +131,7 @@ TARGETS: tuple[Target, ...] = (
            "ppc64el", "kernel-ppc64el", "hvc0", aliases=("ppc64le",)),
     Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc", bits=32),
     Target("s390x", "s390x", "s390:64-bit", "qemu-system-s390x", "s390x",
-           "kernel-s390x", "sclp0"),
+           "kernel-s390x", "sclp0", bits=32),
     Target("mips", "mips", "mips", "qemu-system-mips", bits=32),
     Target("mipsel", "mipsel", "mips", "qemu-system-mips", "mipsel",
            "kernel-mipsel", "ttyS0", bits=32),
