@@ -150,13 +150,19 @@ def net_args(tx: str = "timer", netdev: str = "net0") -> list[str]:
             "-object", f"filter-replay,id={netdev}-replay,netdev={netdev}"]
 
 
-def rrsnapshot_drive_args(image: str, drive_id: str = "rrsnap") -> list[str]:
+#: the id of the drive that holds a recording's ``rrsnapshot`` snapshots
+RRSNAPSHOT_DRIVE = "rrsnap"
+
+
+def rrsnapshot_drive_args(image: str,
+                          drive_id: str = RRSNAPSHOT_DRIVE) -> list[str]:
     """A writable qcow2 for the ``rrsnapshot=`` snapshot, on no device."""
     return ["-drive", f"file={_check_path(image)},format=qcow2,if=none,"
             f"id={drive_id}"]
 
 
-def rrsnapshot_drive(image: str, drive_id: str = "rrsnap") -> list[str]:
+def rrsnapshot_drive(image: str,
+                     drive_id: str = RRSNAPSHOT_DRIVE) -> list[str]:
     """An empty qcow2 at ``image`` (replacing it) for the ``rrsnapshot=``
     snapshot, and its ``-drive`` arguments."""
     return rrsnapshot_drive_args(make_empty_qcow2(_check_path(image)),
@@ -224,5 +230,5 @@ __all__ = ["CDROM_DEVICES", "CDROM_MODES", "DISK_FORMATS",
            "NET_TX_MODES", "cdrom_args", "disk_args", "guest_disk",
            "make_disk_image",
            "make_empty_qcow2", "make_overlay", "net_args", "qemu_img",
-           "rrsnapshot_drive", "rrsnapshot_drive_args",
+           "rrsnapshot_drive", "rrsnapshot_drive_args", "RRSNAPSHOT_DRIVE",
            "scsi_controller_args"]

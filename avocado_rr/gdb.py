@@ -51,7 +51,8 @@ class Gdb:
     """
 
     def __init__(self, architecture: str, timeout: float = 120.0,
-                 log: logging.Logger | None = None):
+                 log: logging.Logger | None = None,
+                 endian: str = "little"):
         from pygdbmi.gdbcontroller import GdbController
         # pygdbmi logs every MI record at DEBUG: megabytes a thousand steps
         logging.getLogger("pygdbmi").setLevel(logging.INFO)
@@ -66,6 +67,7 @@ class Gdb:
         self.cli("set pagination off")
         self.cli("set confirm off")
         self.cli(f"set architecture {architecture}")
+        self.cli(f"set endian {endian}")
 
     # -- talking --------------------------------------------------------
     def _responses(self, command: str, timeout: float) -> list[dict]:

@@ -35,6 +35,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from avocado_rr import targets
 from avocado_rr.engine import RecordReplay
 from avocado_rr.gdb import Gdb, GdbError
 from avocado_rr.machine import MachineError
@@ -99,17 +100,15 @@ def free_port() -> int:
 
 
 class ReverseDebugging:
-    """One reverse-debugging run over a replay of ``recording``.
-
-    :param gdb_arch: gdb's name of the target architecture
-    """
+    """One reverse-debugging run over a replay of ``recording``, with gdb
+    set to its architecture and byte order (the target table)."""
 
     def __init__(self, engine: RecordReplay, recording: Recording,
-                 gdb_arch: str, log: logging.Logger | None = None,
+                 log: logging.Logger | None = None,
                  timeout: float = 120.0):
         self.engine = engine
         self.recording = recording
-        self.gdb_arch = gdb_arch
+        self.target = targets.target(recording.spec.arch)
         self.log = log or LOG
         self.timeout = timeout
         self.report = ReverseReport()
@@ -132,7 +131,8 @@ class ReverseDebugging:
             self.session = self.engine.session(
                 self.recording, "reverse",
                 extra_args=["-gdb", f"tcp:127.0.0.1:{port}"])
-            self.gdb = Gdb(self.gdb_arch, self.timeout, self.log)
+            self.gdb = Gdb(self.target.gdb_arch, self.timeout, self.log,
+                           endian=self.target.endian)
             self.gdb.connect(port)
             self._check_features()
             self.log.info("reverse debugging: continue to %#x", breakpoint)

@@ -73,10 +73,14 @@ class Target:
     optional_modules: tuple[str, ...] = ()
     #: other names of the same architecture (e.g. a host's ``uname -m``)
     aliases: tuple[str, ...] = ()
-    #: the width vmlinux-to-elf reads the kernel's symbol table with:
-    #: the kernel's word size, except s390x (its 64-bit kernel's table
-    #: holds 32-bit offsets that vmlinux-to-elf reads right only so)
+    #: the kernel's word size: the width vmlinux-to-elf reads its symbol
+    #: table with (s390x's table it misreads at either width, 6.1)
     bits: int = 64
+    #: the guest's byte order, as gdb's ``set endian`` takes it (gdb
+    #: does not take it from ``set architecture``: without it, a
+    #: big-endian s390x or a little-endian ppc64le reads every register
+    #: byte-swapped)
+    endian: str = "little"
 
     @property
     def binary_name(self) -> str:
@@ -129,13 +133,16 @@ TARGETS: tuple[Target, ...] = (
            "kernel-armhf", "ttyAMA0", bits=32),
     Target("ppc64", "ppc64", "powerpc:common64", "qemu-system-ppc",
            "ppc64el", "kernel-ppc64el", "hvc0", aliases=("ppc64le",)),
-    Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc", bits=32),
+    Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc", bits=32,
+           endian="big"),
     Target("s390x", "s390x", "s390:64-bit", "qemu-system-s390x", "s390x",
-           "kernel-s390x", "sclp0", bits=32),
-    Target("mips", "mips", "mips", "qemu-system-mips", bits=32),
+           "kernel-s390x", "sclp0", endian="big"),
+    Target("mips", "mips", "mips", "qemu-system-mips", bits=32,
+           endian="big"),
     Target("mipsel", "mipsel", "mips", "qemu-system-mips", "mipsel",
            "kernel-mipsel", "ttyS0", bits=32),
-    Target("mips64", "mips64", "mips:isa64", "qemu-system-mips"),
+    Target("mips64", "mips64", "mips:isa64", "qemu-system-mips",
+           endian="big"),
     Target("mips64el", "mips64el", "mips:isa64", "qemu-system-mips",
            "mips64el", "kernel-mips64el", "ttyS0"),
     Target("riscv64", "riscv64", "riscv:rv64", "qemu-system-misc",
@@ -143,8 +150,8 @@ TARGETS: tuple[Target, ...] = (
     Target("riscv32", "riscv32", "riscv:rv32", "qemu-system-misc",
            bits=32),
     Target("alpha", "alpha", "alpha"),
-    Target("m68k", "m68k", "m68k"),
-    Target("sparc64", "sparc64", "sparc:v9"),
+    Target("m68k", "m68k", "m68k", endian="big"),
+    Target("sparc64", "sparc64", "sparc:v9", endian="big"),
 )
 
 _BY_NAME: dict[str, Target] = {

@@ -74,7 +74,7 @@ class ReverseDebugTest(KernelBoot):
         verdict = self.record_and_replay()
         if verdict.passed and self.rr.recording is not None:
             report = ReverseDebugging(
-                self.rr, self.rr.recording, row.gdb_arch,
+                self.rr, self.rr.recording,
                 log=self.log).run(address, self.param("steps", int))
             for name, value in report.facts.items():
                 self.log.info("reverse debugging: %s: %s", name, value)

@@ -81,13 +81,3 @@ class Riscv64Virt(ReverseDebugTest):
     """
     shift = 5
 
-
-class S390xCcwVirtio(ReverseDebugTest):
-    """
-    :avocado: tags=arch:s390x,machine:s390-ccw-virtio,reverse
-    """
-    known_failure = KnownFailure(
-        versions=((7, 2),), verdict="record-failed",
-        match="Bad icount read",
-        reason="QEMU 7.2 s390x stops a recording at once with 'Bad icount "
-               "read' (as the kernel case, docs/findings.md)")

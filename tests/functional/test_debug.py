@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,9 @@ def test_gdb_steps_back_one_instruction_and_leaves_nothing(snapshotted):
     it one instruction each way (QEMU's own count, 'monitor info
     replay'), and nothing runs once gdb quits."""
     middle = snapshotted.icount // 2
+    image = snapshotted.spec.extra_args[1].split(",")[0].split("=", 1)[1]
+    with open(image, "rb") as stream:
+        kept = stream.read()
     gdb = ["-batch"]
     for command in ("monitor info replay", "stepi", "monitor info replay",
                     "reverse-stepi", "monitor info replay"):
@@ -48,8 +52,13 @@ def test_gdb_steps_back_one_instruction_and_leaves_nothing(snapshotted):
     counts = [int(n) for n in REPLAY_ICOUNT.findall(res.stdout)]
     assert counts == [middle, middle + 1, middle], res.stdout
     assert f"paused at icount {middle} (asked)" in res.stdout
-    assert f"{GDB} -ex 'set architecture i386:x86-64' -ex 'target remote " \
-        "127.0.0.1:" in res.stdout
+    assert f"{GDB} -ex 'set architecture i386:x86-64' -ex 'set endian " \
+        "little' -ex 'target remote 127.0.0.1:" in res.stdout
+    # the snapshot added at the pause went into a copy: the kept image
+    # is as the recording left it, and the copy is gone
+    with open(image, "rb") as stream:
+        assert stream.read() == kept
+    assert not list(Path(snapshotted.rrfile).parent.glob("debug-image-*"))
     # the conftest's autouse fixture checks that no QEMU is left
 
 
