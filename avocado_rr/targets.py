@@ -81,6 +81,11 @@ class Target:
     #: big-endian s390x or a little-endian ppc64le reads every register
     #: byte-swapped)
     endian: str = "little"
+    #: bytes from a function's symbol to where the kernel enters it:
+    #: ppc64le (ELFv2) calls a function's local entry point, past the two
+    #: instructions that set up its TOC pointer, so a breakpoint at the
+    #: symbol itself is never hit
+    entry_offset: int = 0
 
     @property
     def binary_name(self) -> str:
@@ -132,7 +137,8 @@ TARGETS: tuple[Target, ...] = (
     Target("arm", "arm", "arm", "qemu-system-arm", "armhf",
            "kernel-armhf", "ttyAMA0", bits=32),
     Target("ppc64", "ppc64", "powerpc:common64", "qemu-system-ppc",
-           "ppc64el", "kernel-ppc64el", "hvc0", aliases=("ppc64le",)),
+           "ppc64el", "kernel-ppc64el", "hvc0", aliases=("ppc64le",),
+           entry_offset=8),
     Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc", bits=32,
            endian="big"),
     Target("s390x", "s390x", "s390:64-bit", "qemu-system-s390x", "s390x",

@@ -65,7 +65,7 @@ class ReverseDebugTest(KernelBoot):
         try:
             symbols = ksyms.kernel_symbols(kernel, row.bits)
             address = ksyms.address(symbols, self.param(
-                "breakpoint_symbol"))
+                "breakpoint_symbol")) + row.entry_offset
         except ksyms.SymbolError as details:
             self.error(f"no breakpoint in the kernel: {details}")
         del symbols     # not into the log of a failing test
