@@ -56,7 +56,8 @@ class ReplayTestBase(Test):
     arch: str | None = None
     machine: str | None = None
     cpu: str | None = None
-    known_failure: KnownFailure | None = None
+    #: a QEMU bug this case hits, or several (each for its own versions)
+    known_failure: KnownFailure | tuple[KnownFailure, ...] | None = None
     #: state checkpoints per 10 s of recording (0: none), compared by the
     #: replay: a replay that differs in state fails, and every failure
     #: says where it first differed (:mod:`avocado_rr.statecheck`)
@@ -233,14 +234,22 @@ class ReplayTestBase(Test):
                           _fmt(verdict.replay_time, "{:.2f}s"),
                           _fmt(verdict.overhead, "{:.2f}x"),
                           verdict.recorded_icount, verdict.log_size)
-        known = self.known_failure
-        if known is not None and known.applies_to(self.qemu):
+        known = self._known_failure()
+        if known is not None:
             self._conclude_known_failure(known, verdict, keep_log)
             return
         if verdict.passed:
             self._discard_bulky_artifacts(keep_log)
             return
         self.fail(f"record/replay {verdict.verdict}: {verdict.reason}")
+
+    def _known_failure(self) -> KnownFailure | None:
+        """The declared known failure for the QEMU under test, if any."""
+        declared = self.known_failure
+        if isinstance(declared, KnownFailure):
+            declared = (declared,)
+        return next((known for known in declared or ()
+                     if known.applies_to(self.qemu)), None)
 
     def _conclude_known_failure(self, known: KnownFailure,
                                 verdict: Verdict, keep_log: bool) -> None:

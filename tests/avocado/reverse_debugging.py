@@ -18,19 +18,21 @@ from avocado_rr.testing.reverse import ReverseDebugTest
 #: Windows guests) restores its state on a snapshot load with run_on_cpu,
 #: while the vCPU thread waits for the replay mutex the loading main
 #: thread holds: a snapshot taken once the guest enabled it (every one
-#: after the BIOS) deadlocks QEMU in replay (7.2 and 11.1; stack in
-#: docs/findings.md).  Reverse execution loads snapshots: the x86 cases
-#: run without the vapic (-global apic-common.vapic=off).
+#: after the BIOS) deadlocks QEMU in replay (7.2 and 11.1;
+#: docs/findings.md, section 7).  Reverse execution loads snapshots:
+#: the x86 cases run without the vapic (-global apic-common.vapic=off).
 NO_VAPIC = ("-global", "apic-common.vapic=off")
 
-#: QEMU 7.2 x86 (docs/findings.md, section 7)
-EFLAGS_AFTER_REVERSE_STEP = KnownFailure(
-    versions=((7, 2),), verdict="diverged", match="registers eflags",
-    reason="after some reverse-stepi gdb reads arithmetic flags (SF, OF) "
-           "in EFLAGS other than the forward stepi showed at the same "
-           "icount, PC and every other register equal: QEMU's lazily "
-           "computed x86 flags differ between a single-step stop and a "
-           "replay-break stop after a snapshot load")
+
+def eflags_after_reverse_step(*versions: tuple[int, int]) -> KnownFailure:
+    """docs/findings.md, section 7: seen on ``versions``."""
+    return KnownFailure(
+        versions=versions, verdict="diverged", match="registers eflags",
+        reason="after some reverse-stepi gdb reads arithmetic flags (SF, "
+               "OF) in EFLAGS other than the forward stepi showed at the "
+               "same icount, PC and every other register equal: flags an "
+               "instruction leaves undefined (bt) come out differently "
+               "after a single step and after a replay from a snapshot")
 
 
 class X86_64Pc(ReverseDebugTest):
@@ -38,7 +40,8 @@ class X86_64Pc(ReverseDebugTest):
     :avocado: tags=arch:x86_64,machine:pc,reverse
     """
     extra_args = NO_VAPIC
-    known_failure = EFLAGS_AFTER_REVERSE_STEP
+    # 10.0 and 11.1 pass (1 of 1 each)
+    known_failure = eflags_after_reverse_step((7, 2))
 
 
 class I386Pc(ReverseDebugTest):
@@ -46,7 +49,7 @@ class I386Pc(ReverseDebugTest):
     :avocado: tags=arch:i386,machine:pc,reverse
     """
     extra_args = NO_VAPIC
-    known_failure = EFLAGS_AFTER_REVERSE_STEP
+    known_failure = eflags_after_reverse_step((7, 2), (10, 0), (11, 1))
 
 
 class Aarch64Virt(ReverseDebugTest):
@@ -67,17 +70,35 @@ class Ppc64Pseries(ReverseDebugTest):
     """
     :avocado: tags=arch:ppc64,machine:pseries,reverse
     """
-    known_failure = KnownFailure(
-        versions=((7, 2),), verdict="aborted",
-        match="Missing random event",
-        reason="QEMU 7.2 pseries recorded with rrsnapshot does not start "
-               "its replay: 'Missing random event in the replay log' as "
-               "it loads the initial snapshot (docs/findings.md)")
-
+    known_failure = (
+        KnownFailure(
+            versions=((7, 2),), verdict="aborted",
+            match="Missing random event",
+            reason="QEMU 7.2 pseries recorded with rrsnapshot does not "
+                   "start its replay: 'Missing random event in the replay "
+                   "log' as it loads the initial snapshot "
+                   "(docs/findings.md, section 7)"),
+        KnownFailure(
+            versions=((10, 0), (11, 1)), verdict="diverged",
+            match="registers msr 0x8000000002009033 (expected "
+                  "0x8000000002008033)",
+            reason="pseries (10.0, 11.1): after a forward stepi gdb reads "
+                   "MSR without ME (0x8000000002008033), after a reverse "
+                   "stepi with it (0x8000000002009033), PC and every other "
+                   "register equal (docs/findings.md, section 7)"))
 
 class Riscv64Virt(ReverseDebugTest):
     """
     :avocado: tags=arch:riscv64,machine:virt,reverse
     """
     shift = 5
+    known_failure = KnownFailure(
+        versions=((7, 2), (10, 0)), verdict="diverged",
+        match="reverse debugging check failed: reverse-stepi 1 from",
+        reason="riscv64 (7.2, 10.0): the first reverse-stepi from the "
+               "window's end, a replay from the snapshot at kernel_init, "
+               "lands in another function (hrtimer_try_to_cancel instead "
+               "of rb_next) with other registers: the replay from a "
+               "snapshot does not retrace the forward run; 11.1 does "
+               "(docs/findings.md, section 7)")
 

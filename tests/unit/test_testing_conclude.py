@@ -62,3 +62,13 @@ def test_a_failure_keeps_its_log(test):
     with pytest.raises(exceptions.TestFail, match="record/replay diverged"):
         test.conclude(Verdict("diverged", "console differs"))
     assert test.replay_log.exists()
+
+
+def test_of_several_known_failures_the_one_for_the_version_applies(test):
+    test.known_failure = (
+        KnownFailure(((10, 0),), "aborted", "y", "another version's"),
+        KnownFailure(((7, 2),), "stalled", "x", "this version's"))
+    # the 7.2 one matches: a WARN, not a FAIL
+    test.conclude(Verdict("stalled", "x"))
+    with pytest.raises(exceptions.TestFail, match="known failure changed"):
+        test.conclude(Verdict("aborted", "y"))
