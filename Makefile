@@ -1,7 +1,8 @@
 # avocado-rr: record/replay tests for QEMU.
 #
 #   make check            the project's own tests (unit + real record/replay)
-#   make check-avocado    the whole replay suite through avocado run
+#   make check-avocado    the record/replay cases (kernel, Linux) through
+#                         avocado run
 #   make check-matrix     the suite on several QEMU versions in one job,
 #                         with a case x version table at the end
 #   make bench-parallel   check-avocado's speed-up from parallel tasks
