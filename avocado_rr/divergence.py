@@ -46,6 +46,9 @@ ENTRY_REGISTERS = frozenset({
     "RIP", "EIP", "RSP", "ESP", "EFL", "RFL", "II", "HLT", "CPL",
     # arm/aarch64, ppc, s390x, mips, riscv: PC, SP, status registers
     "PC", "SP", "PSTATE", "CPSR", "SPSR", "NIP", "MSR", "SRR0", "SRR1",
+    # 32-bit arm's HMP names: R13 (SP), R14 (LR), R15 (PC), banked by
+    # the mode an entry switches to, and PSR
+    "R13", "R14", "R15", "PSR",
     "LR", "ELR_EL1", "ESR_EL1", "FAR_EL1", "PSW", "EPC", "Status",
     "Cause", "BadVAddr", "mepc", "mcause", "sepc", "scause", "stval",
     "mstatus", "sstatus", "pc",

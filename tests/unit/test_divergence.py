@@ -110,6 +110,23 @@ def test_entry_transients_in_a_row_at_the_end_are_no_divergence():
     assert locate(points, 40, failed_at=35).kind == "failure"
 
 
+def test_a_32_bit_arm_irq_entry_at_the_last_checkpoint_is_a_boundary():
+    """An arm virt replay (7.2) at the IRQ vector in IRQ mode, its
+    recording still in SVC mode, at the last checkpoint, an interrupt in
+    the log there: 32-bit arm names PC, SP and LR R15, R13 and R14."""
+    entry = {"PSR": ["80000053", "800001d2"], "R13": ["e0985c78", "c15aaac0"],
+             "R14": ["edc41f4e", "c07c4890"], "R15": ["c07c488c", "ffff0018"]}
+    events = ["EVENT_CP_CLOCK_WARP_ACCOUNT", "EVENT_CP_CLOCK_VIRTUAL",
+              "EVENT_CP_CLOCK_WARP_ACCOUNT", "EVENT_INTERRUPT"]
+    points = classify([point(10), point(20, entry, [], events)])
+    assert points[1].kind == PointKind.BOUNDARY
+    assert locate(points, 20).kind == "none"
+    # a general register besides them is more than an entry
+    wider = dict(entry, R0=["0", "1"])
+    assert classify([point(10), point(20, wider, [], events)])[1].kind \
+        == PointKind.DIVERGED
+
+
 def test_a_ram_difference_alone_is_no_interrupt_entry():
     """An entry moves the PC: a page that differs with equal registers is
     a divergence even where the log has an interrupt."""
