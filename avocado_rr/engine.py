@@ -420,8 +420,10 @@ class RecordReplay:
             return self._conclude(failure.verdict)
         except (MachineError, OSError) as details:
             # QEMU would not start; the output dir could not be written
+            # (a TimeoutError is an OSError, often without a message)
             return self._conclude(Verdict(
-                VerdictKind.RECORD_FAILED, str(details),
+                VerdictKind.RECORD_FAILED,
+                str(details) or f"{type(details).__name__} while recording",
                 qemu_version=self.qemu.version_line))
         verdict = between(recording) if between is not None else None
         if verdict is not None:

@@ -95,9 +95,17 @@ class Recorder:
             if match.kind != MatchKind.TIMEOUT or \
                     time.monotonic() >= deadline:
                 return match, checkpoints
-            elapsed = time.monotonic() - start
-            checkpoint = self._pause_for_probes(machine, probes,
-                                                f"t={elapsed:.2f}s")
+            moment = f"t={time.monotonic() - start:.2f}s"
+            try:
+                checkpoint = self._pause_for_probes(machine, probes, moment)
+            except TimeoutError as details:
+                # a recording that cannot even pause: its log says why
+                # (a runaway) where it can
+                raise self.failed(
+                    health.problem() or
+                    f"the recording did not answer QMP 'stop' for its "
+                    f"checkpoint at {moment} ({details or 'timed out'}): "
+                    f"QEMU's main loop is hung", machine) from details
             if checkpoint is None:
                 next_at = None    # QEMU is going; the wait will say why
             else:
