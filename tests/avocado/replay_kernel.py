@@ -180,12 +180,23 @@ class S390xCcwVirtio(ReplayKernelTest):
     # turns into a shutdown right after the line waited for: pause instead,
     # so the recording can be stopped where the test means
     extra_args = ("-action", "panic=pause")
-    known_failure = KnownFailure(
-        versions=((7, 2),), verdict="record-failed",
-        match="Bad icount read",
-        reason="QEMU 7.2 s390x stops a recording at once with 'Bad icount "
-               "read' (seen on 7.2 only: 10.0 and 11.1 record and replay "
-               "it, docs/findings.md)")
+    known_failure = (
+        KnownFailure(
+            versions=((7, 2),), verdict="record-failed",
+            match="Bad icount read",
+            reason="QEMU 7.2 s390x stops a recording at once with 'Bad "
+                   "icount read' (seen on 7.2 only: 10.0 and 11.1 record "
+                   "and replay it, docs/findings.md)"),
+        # found by the state checkpoints (docs/findings.md, section 6)
+        KnownFailure(
+            versions=((10, 0),), verdict="diverged",
+            match="(registers equal; 1 RAM page(s) differ",
+            reason="QEMU 10.0 s390x: console and icount replay, but one "
+                   "RAM page (the lowcore at 0 among them) differs from "
+                   "the recording in 4 of 8 soak runs, and replays of one "
+                   "log disagree with each other: the replay is not "
+                   "deterministic",
+            intermittent=True))
 
 
 class Riscv64Virt(ReplayKernelTest):
