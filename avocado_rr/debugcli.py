@@ -26,16 +26,13 @@ import tempfile
 import time
 
 from avocado_rr import targets
-from avocado_rr.devices import RRSNAPSHOT_DRIVE
+from avocado_rr.devices import RRSNAPSHOT_DRIVE, X86_NO_VAPIC
 from avocado_rr.errors import AvocadoRRError
 from avocado_rr.gdb import find_gdb
 from avocado_rr.pair import Recording
 from avocado_rr.paircli import add_kept_arguments, load_replay
 from avocado_rr.reverse import SNAPSHOT, free_port
 
-#: the x86 option without which a snapshot saved past the BIOS deadlocks
-#: a replay's snapshot load (docs/findings.md)
-NO_VAPIC = "apic-common.vapic=off"
 
 
 class DebugRefused(AvocadoRRError):
@@ -163,10 +160,10 @@ def _snapshot_here(session, recording: Recording) -> str:
     """A snapshot at the pause, so that reverse steps near it replay
     little; what was done, in words."""
     if recording.spec.arch in ("x86_64", "i386") and \
-            NO_VAPIC not in recording.argv:
+            X86_NO_VAPIC[1] not in recording.argv:
         return (f"no snapshot added: an x86 recording made without "
-                f"'-global {NO_VAPIC}' deadlocks QEMU on loading a snapshot "
-                f"taken past the BIOS (docs/findings.md); each reverse step "
+                f"'{' '.join(X86_NO_VAPIC)}' deadlocks QEMU on loading a "
+                f"snapshot taken past the BIOS (docs/findings.md); each reverse step "
                 f"replays from the recording's first snapshot, the whole "
                 f"boot up to here")
     answer = session.machine.hmp(f"savevm {SNAPSHOT}").strip()

@@ -152,6 +152,11 @@ def net_args(tx: str = "timer", netdev: str = "net0") -> list[str]:
 
 #: the id of the drive that holds a recording's ``rrsnapshot`` snapshots
 RRSNAPSHOT_DRIVE = "rrsnap"
+#: x86 without QEMU's TCG "vapic" (kvmvapic, the TPR-access optimisation):
+#: a snapshot taken once the guest enabled it (every one after the BIOS)
+#: deadlocks QEMU when a replay loads it (7.2, 11.1; docs/findings.md,
+#: section 7), and reverse execution loads snapshots
+X86_NO_VAPIC = ("-global", "apic-common.vapic=off")
 
 
 def rrsnapshot_drive_args(image: str,
@@ -231,4 +236,5 @@ __all__ = ["CDROM_DEVICES", "CDROM_MODES", "DISK_FORMATS",
            "make_disk_image",
            "make_empty_qcow2", "make_overlay", "net_args", "qemu_img",
            "rrsnapshot_drive", "rrsnapshot_drive_args", "RRSNAPSHOT_DRIVE",
+           "X86_NO_VAPIC",
            "scsi_controller_args"]

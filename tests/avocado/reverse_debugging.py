@@ -11,17 +11,9 @@
 # The kernel's symbols come from its own kallsyms table
 # (avocado_rr.ksyms): Debian ships no System.map in its image packages.
 
+from avocado_rr.devices import X86_NO_VAPIC
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.testing.reverse import ReverseDebugTest
-
-#: QEMU's x86 TCG "vapic" (kvmvapic, the TPR-access optimisation for
-#: Windows guests) restores its state on a snapshot load with run_on_cpu,
-#: while the vCPU thread waits for the replay mutex the loading main
-#: thread holds: a snapshot taken once the guest enabled it (every one
-#: after the BIOS) deadlocks QEMU in replay (7.2 and 11.1;
-#: docs/findings.md, section 7).  Reverse execution loads snapshots:
-#: the x86 cases run without the vapic (-global apic-common.vapic=off).
-NO_VAPIC = ("-global", "apic-common.vapic=off")
 
 
 def eflags_after_reverse_step(*versions: tuple[int, int]) -> KnownFailure:
@@ -39,7 +31,8 @@ class X86_64Pc(ReverseDebugTest):
     """
     :avocado: tags=arch:x86_64,machine:pc,reverse
     """
-    extra_args = NO_VAPIC
+    # reverse execution loads snapshots, which the TCG vapic deadlocks
+    extra_args = X86_NO_VAPIC
     # 10.0 and 11.1 pass (1 of 1 each)
     known_failure = eflags_after_reverse_step((7, 2))
 
@@ -48,7 +41,8 @@ class I386Pc(ReverseDebugTest):
     """
     :avocado: tags=arch:i386,machine:pc,reverse
     """
-    extra_args = NO_VAPIC
+    # reverse execution loads snapshots, which the TCG vapic deadlocks
+    extra_args = X86_NO_VAPIC
     known_failure = eflags_after_reverse_step((7, 2), (10, 0), (11, 1))
 
 

@@ -25,7 +25,7 @@ def snapshotted(qemu_x86_64, x86_spec, tmp_path):
     spec = dataclasses.replace(
         x86_spec, rrsnapshot="init",
         extra_args=devices.rrsnapshot_drive(str(tmp_path / "snap.qcow2"))
-        + ["-global", "apic-common.vapic=off"])
+        + list(devices.X86_NO_VAPIC))
     return RecordReplay(qemu_x86_64, tmp_path / "pair").record(
         spec, X86_PATTERN, timeout=60)
 
