@@ -74,6 +74,7 @@ setup(
         ],
         "avocado.plugins.job.prepost": [
             "replay_env = avocado_rr.plugins.jobprepost:ReplayJobPrePost",
+            "replay_interrupt = avocado_rr.plugins.interrupt:ReplayInterrupt",
         ],
         "avocado.plugins.resolver": [
             "avocado-rr-instrumented = "
