@@ -125,6 +125,9 @@ class AssetSpec:
     #: Debian sources (``deb URI SUITE COMPONENT`` lines) instead of the
     #: system's, e.g. Debian 13 for an architecture Debian 12 lacks
     sources: tuple[str, ...] = ()
+    #: the QEMU arches (``arch:`` tag values) an asset of an
+    #: ``Architecture: all`` package serves, e.g. ppc for U-Boot's ppce500
+    guests: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> "AssetSpec":
@@ -133,8 +136,9 @@ class AssetSpec:
         if unknown:
             raise AssetError(f"asset {name}: unknown keys {sorted(unknown)} "
                              f"(known: {sorted(known)})")
-        if "sources" in data:
-            data = {**data, "sources": tuple(data["sources"] or ())}
+        for key in ("sources", "guests"):
+            if key in data:
+                data = {**data, key: tuple(data[key] or ())}
         spec = cls(name=name, **data)
         if spec.package and not (spec.arch and spec.path):
             raise AssetError(f"asset {name}: a Debian package source needs "

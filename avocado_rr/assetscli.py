@@ -51,8 +51,8 @@ def _select(cat: Catalogue, names: list[str], tags: list[str]) -> list[str]:
     chosen = []
     for name in selected:
         spec = cat.spec(name)
-        values = {"arch": {spec.arch} | targets.names_of_debian_arch(
-                      spec.arch),
+        values = {"arch": {spec.arch, *spec.guests}
+                  | targets.names_of_debian_arch(spec.arch),
                   "kind": {spec.kind}}
         for group in tags:      # any group may match; all tags in a group
             if all(tag.partition(":")[2] in values.get(

@@ -386,3 +386,15 @@ def test_an_asset_with_its_own_sources_gets_its_own_apt_state(tmp_path):
     plain = cat._apt(cat.spec("kernel-x86_64"))
     assert plain.sources is None and plain.root.parent == tmp_path / "apt"
     assert "SourceList" not in " ".join(plain.options())
+
+
+def test_an_architecture_all_asset_is_selected_by_the_guest_it_serves(
+        tmp_path):
+    """U-Boot for ppce500 is in an amd64 index (Architecture: all) but
+    boots a ppc guest: 'make assets AVOCADO_TAGS=arch:ppc' fetches it."""
+    cat = Catalogue.load(cache=tmp_path)
+    assert cat.spec("u-boot-ppce500").guests == ("ppc",)
+    assert "u-boot-ppce500" in assetscli._select(cat, [], ["arch:ppc"])
+    assert "u-boot-ppce500" not in assetscli._select(cat, [],
+                                                    ["arch:ppc64"])
+    assert "kernel-ppc64el" not in assetscli._select(cat, [], ["arch:ppc"])
