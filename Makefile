@@ -20,10 +20,10 @@
 # Variables:
 #   AVOCADO_TAGS="arch:x86_64 machine:virt"  select tests (space = OR,
 #                                            comma = AND, as in QEMU)
-#   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: the kernel
-#                                            and Linux cases; the reverse-
-#                                            debugging cases run with
-#                                            make check-reverse)
+#   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: the kernel,
+#                                            Linux and firmware cases; the
+#                                            reverse-debugging cases run
+#                                            with make check-reverse)
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
 #   QEMU_VERSION=11.1                        Debian's build of a QEMU
@@ -42,7 +42,8 @@ VENV_PY := $(VENV)/bin/python
 RESULTS_DIR ?= build/results
 # the record/replay cases; reverse debugging (5 minutes a case: 3000 gdb
 # steps) has its own target until its cost fits check-avocado
-AVOCADO_TESTS ?= tests/avocado/replay_kernel.py tests/avocado/replay_linux.py
+AVOCADO_TESTS ?= tests/avocado/replay_kernel.py \
+	tests/avocado/replay_linux.py tests/avocado/replay_firmware.py
 REVERSE_TESTS ?= tests/avocado/reverse_debugging.py
 AVOCADO_SHOW ?= app
 AVOCADO_PARALLEL ?= $(shell nproc)

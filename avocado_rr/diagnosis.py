@@ -210,6 +210,6 @@ def write_bundle(outdir: str, verdict: Verdict, recording: Recording | None,
         spec = recording.spec
         with open(os.path.join(outdir, "assets.json"), "w",
                   encoding="utf-8") as out:
-            json.dump(file_hashes([spec.kernel, spec.initrd, spec.dtb]),
-                      out, indent=2)
+            json.dump(file_hashes([spec.kernel, spec.initrd, spec.dtb,
+                                   spec.bios]), out, indent=2)
     return report

@@ -36,13 +36,16 @@ class BootSpec:
 
     arch: str
     machine: str
-    kernel: str
+    #: None: no ``-kernel``, the machine boots its firmware
+    kernel: str | None
     append: str = ""
     cpu: str | None = None
     memory: str = "512"
     initrd: str | None = None
     dtb: str | None = None
     shift: int = 7
+    #: ``-bios``: a firmware image (a path, or a name in QEMU's data dir)
+    bios: str | None = None
     #: extra QEMU arguments, appended as given
     extra_args: list[str] = field(default_factory=list)
     #: add ``-net none`` (no default NIC), unless the extra args set up one
@@ -69,7 +72,10 @@ class BootSpec:
                 "-machine", self.machine, "-m", str(self.memory)]
         if self.cpu:
             args += ["-cpu", self.cpu]
-        args += ["-kernel", self.kernel]
+        if self.bios:
+            args += ["-bios", self.bios]
+        if self.kernel:
+            args += ["-kernel", self.kernel]
         if self.initrd:
             args += ["-initrd", self.initrd]
         if self.dtb:

@@ -176,3 +176,29 @@ def parse_version(line: str) -> tuple[int, int, int]:
             nums = [int(p) for p in parts[:3]] + [0] * (3 - len(parts[:3]))
             return (nums[0], nums[1], nums[2])
     return (0, 0, 0)
+
+
+def machine_names(path: str) -> list[str]:
+    """The machine types ``path`` supports (``-machine help``), aliases
+    included.
+
+    :raises QemuNotFound: when it cannot say.
+    """
+    try:
+        proc = subprocess.run([path, "-machine", "help"],
+                              capture_output=True, text=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.SubprocessError) as details:
+        raise QemuNotFound(f"{path} -machine help failed: "
+                           f"{details}") from details
+    if proc.returncode != 0:
+        raise QemuNotFound(f"{path} -machine help failed (exit "
+                           f"{proc.returncode}): {proc.stderr.strip()}")
+    names = []
+    for line in proc.stdout.splitlines()[1:]:
+        words = line.split()
+        if words:
+            names.append(words[0])
+        if "(alias of " in line:
+            names.append(line.split("(alias of ", 1)[1].split(")")[0])
+    return names

@@ -155,9 +155,14 @@ TARGETS: tuple[Target, ...] = (
            "riscv64", "kernel-riscv64", "ttyS0"),
     Target("riscv32", "riscv32", "riscv:rv32", "qemu-system-misc",
            bits=32),
-    Target("alpha", "alpha", "alpha"),
+    Target("alpha", "alpha", "alpha", "qemu-system-misc"),
+    Target("hppa", "hppa", "hppa1.0", "qemu-system-misc", bits=32,
+           endian="big"),
     Target("m68k", "m68k", "m68k", endian="big"),
-    Target("sparc64", "sparc64", "sparc:v9", endian="big"),
+    Target("sparc", "sparc", "sparc", "qemu-system-sparc", bits=32,
+           endian="big"),
+    Target("sparc64", "sparc64", "sparc:v9", "qemu-system-sparc",
+           endian="big"),
 )
 
 _BY_NAME: dict[str, Target] = {
@@ -207,8 +212,9 @@ def names_of_debian_arch(debian_arch: str) -> set[str]:
 
 
 def booted() -> list[Target]:
-    """The rows the suite boots: those with a kernel asset."""
-    return [row for row in TARGETS if row.kernel_asset is not None]
+    """The rows the suite boots (a kernel, firmware or a bare-metal
+    guest): those with an emulator package."""
+    return [row for row in TARGETS if row.emulator_package is not None]
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from avocado_rr import assets, devices, settings, targets
 from avocado_rr.console import DEFAULT_FAILURE_PATTERNS
 from avocado_rr.engine import RecordReplay
 from avocado_rr.pair import RRFILE, BootSpec
-from avocado_rr.qemu_binary import QemuNotFound, find_qemu
+from avocado_rr.qemu_binary import QemuNotFound, find_qemu, machine_names
 from avocado_rr.repeat import with_replays
 from avocado_rr.statecheck import DEFAULT_EVERY, CheckpointPlan
 from avocado_rr.testing import params
@@ -55,6 +55,9 @@ class ReplayTestBase(Test):
     timeout = 300
     arch: str | None = None
     machine: str | None = None
+    #: the machine's other names in other QEMU releases (hppa's B160L
+    #: was "hppa" up to 8.1): the first the QEMU under test knows is used
+    machine_aliases: tuple[str, ...] = ()
     cpu: str | None = None
     #: a QEMU bug this case hits, or several (each for its own versions)
     known_failure: KnownFailure | tuple[KnownFailure, ...] | None = None
@@ -155,8 +158,26 @@ class ReplayTestBase(Test):
             self.error(str(details))
         self.log.info("QEMU under test: %s (%s)", self.qemu.path,
                       self.qemu.version_line)
+        if self.machine_aliases:
+            self.machine = self._machine_this_qemu_knows()
         self.keep_artifacts = self.param("keep_artifacts", bool,
                                          default=False)
+
+    def _machine_this_qemu_knows(self) -> str:
+        """``machine``, or the first of its aliases the QEMU under test
+        knows; an ERROR naming them all when it knows none."""
+        try:
+            known = machine_names(self.qemu.path)
+        except QemuNotFound as details:
+            self.error(str(details))
+        for name in (self.machine,) + tuple(self.machine_aliases):
+            if name in known:
+                if name != self.machine:
+                    self.log.info("machine %s is %r in this QEMU",
+                                  self.machine, name)
+                return name
+        self.error(f"{self.qemu.path} knows no machine "
+                   f"{' or '.join((self.machine,) + self.machine_aliases)}")
 
     def fetch(self, name_or_path: str | None) -> str | None:
         """A verified local path for a catalogue asset (or a plain path)."""
@@ -305,6 +326,8 @@ class KernelBoot(ReplayTestBase):
     kernel: str | None = None
     initrd: str | None = None
     dtb: str | None = None
+    #: ``-bios``: a path, or None for the machine's default firmware
+    bios: str | None = None
     #: kernel command line (default: ``printk.time=1 console=<the arch's
     #: console>``, its :attr:`avocado_rr.targets.Target.console`)
     append: str | None = None
@@ -345,10 +368,14 @@ class KernelBoot(ReplayTestBase):
             kernel=self.fetch(self.kernel_asset()),
             initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.kernel_command_line(),
-            shift=self.effective_shift(),
+            bios=self.firmware_path(), shift=self.effective_shift(),
             memory=str(self.memory), extra_args=extra_args,
             debug_flags=self.param("debug_flags"),
             trace=list(self.trace_events), rrsnapshot=rrsnapshot)
+
+    def firmware_path(self) -> str | None:
+        """The ``-bios`` image: ``bios``."""
+        return self.bios
 
     def kernel_command_line(self) -> str:
         """``append``, or timestamps and the arch's serial console."""

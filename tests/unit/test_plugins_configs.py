@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 AVOCADO = [sys.executable, "-m", "avocado"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+#: the kernel cases, which configs/matrix.yaml and smoke.yaml name
 SUITE = "tests/avocado/replay_kernel.py"
+#: the suites whose cases GitLab's arch groups cover (the Linux cases
+#: share the kernel cases' arches)
+CI_SUITES = (SUITE, "tests/avocado/replay_firmware.py")
 
 
 def avocado(*args):
@@ -40,10 +44,10 @@ def variants(path, tmp_path):
     return result
 
 
-def suite_cases():
-    """{class name: {tag key: value}} of the replay suite."""
+def suite_cases(suites=(SUITE,)):
+    """{class name: {tag key: value}} of the replay suites."""
     cases = {}
-    for line in avocado("-V", "list", SUITE).splitlines():
+    for line in avocado("-V", "list", *suites).splitlines():
         match = re.match(r"avocado-rr-instrumented\s+\S+:(\w+)\.", line)
         if not match:
             continue
@@ -131,7 +135,8 @@ def test_ci_runs_one_job_per_arch_group_covering_the_suite():
     _doc, jobs = ci_jobs()
     matrix = jobs["check-avocado"]["parallel"]["matrix"]
     groups = [set(cell["AVOCADO_TAGS"].split()) for cell in matrix]
-    tagged = {"arch:" + tags["arch"] for tags in suite_cases().values()}
+    tagged = {"arch:" + tags["arch"]
+              for tags in suite_cases(CI_SUITES).values()}
     assert set().union(*groups) == tagged
     assert sum(len(group) for group in groups) == len(tagged)   # disjoint
     names = [cell["ARCH_GROUP"] for cell in matrix]

@@ -46,7 +46,8 @@ def kinds(reference):
 
 
 def test_the_suites_resolve_to_the_replay_kind():
-    for suite, count in (("replay_kernel.py", 10), ("replay_linux.py", 5)):
+    for suite, count in (("replay_kernel.py", 10), ("replay_linux.py", 5),
+                         ("replay_firmware.py", 5)):
         result, found = kinds(str(ROOT / "tests" / "avocado" / suite))
         assert result == ReferenceResolutionResult.SUCCESS
         assert len(found) >= count

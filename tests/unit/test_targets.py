@@ -67,7 +67,8 @@ def test_a_linux_arch_has_its_modules_and_busybox(arch):
 def test_every_kernel_asset_belongs_to_a_row():
     kernels = {name for name, spec in ASSETS.items()
                if spec.get("kind") == "kernel"}
-    assert kernels == {row.kernel_asset for row in targets.booted()}
+    assert kernels == {row.kernel_asset for row in targets.booted()
+                       if row.kernel_asset is not None}
 
 
 @pytest.mark.skipif(not shutil.which("gdb-multiarch"),
@@ -76,7 +77,9 @@ def test_gdb_knows_every_architecture_name():
     out = subprocess.run(["gdb-multiarch", "-batch", "-ex",
                           "set architecture"], capture_output=True,
                          text=True, check=False)
-    listed = set(re.split(r"[\s,.]+", out.stdout + out.stderr))
+    # "... hppa1.0, ia64-elf64, ..., m32r2, auto."
+    listed = {word.rstrip(".")
+              for word in re.split(r"[\s,]+", out.stdout + out.stderr)}
     assert {row.gdb_arch for row in TARGETS} <= listed
 
 
@@ -109,7 +112,7 @@ def test_an_unknown_arch_names_the_column_asked_for():
     ("alpha", "console", "guest console device"),
     ("mips", "debian_arch", "Debian architecture"),
     ("arm", "guest_modules", "guest module list"),
-    ("sparc64", "emulator_package", "Debian emulator package"),
+    ("m68k", "emulator_package", "Debian emulator package"),
 ])
 def test_an_empty_column_says_which(arch, column, what):
     with pytest.raises(MissingTargetData) as error:
