@@ -21,9 +21,10 @@
 #   AVOCADO_TAGS="arch:x86_64 machine:virt"  select tests (space = OR,
 #                                            comma = AND, as in QEMU)
 #   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: the kernel,
-#                                            Linux and firmware cases; the
-#                                            reverse-debugging cases run
-#                                            with make check-reverse)
+#                                            Linux, firmware and bare-metal
+#                                            cases; the reverse-debugging
+#                                            cases run with make
+#                                            check-reverse)
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
 #   QEMU_VERSION=11.1                        Debian's build of a QEMU
@@ -43,7 +44,8 @@ RESULTS_DIR ?= build/results
 # the record/replay cases; reverse debugging (5 minutes a case: 3000 gdb
 # steps) has its own target until its cost fits check-avocado
 AVOCADO_TESTS ?= tests/avocado/replay_kernel.py \
-	tests/avocado/replay_linux.py tests/avocado/replay_firmware.py
+	tests/avocado/replay_linux.py tests/avocado/replay_firmware.py \
+	tests/avocado/replay_baremetal.py
 REVERSE_TESTS ?= tests/avocado/reverse_debugging.py
 AVOCADO_SHOW ?= app
 AVOCADO_PARALLEL ?= $(shell nproc)
@@ -52,12 +54,16 @@ AVOCADO_ARGS ?=
 
 # Debian packages that provide what the suite runs, and the commands
 # checked for: the emulators of the arches the suite boots come from the
-# target table (avocado_rr/targets.py), read with the system's Python
-TARGETS_CMD = $(PYTHON) -m avocado_rr.targets
-APT_PACKAGES = $(shell $(TARGETS_CMD) emulator-packages) qemu-utils cpio \
-	genisoimage gdb-multiarch
-QEMU_PROBES = $(shell $(TARGETS_CMD) binaries) qemu-img cpio isoinfo \
+# target table (avocado_rr/targets.py), the cross binutils of the
+# bare-metal guests from theirs (avocado_rr/baremetal.py), both read with
+# the system's Python
+TARGETS_CMD = $(PYTHON) -E -S -m avocado_rr.targets
+BAREMETAL_CMD = $(PYTHON) -E -S -m avocado_rr.baremetal
+APT_PACKAGES = $(shell $(TARGETS_CMD) emulator-packages) \
+	$(shell $(BAREMETAL_CMD) packages) qemu-utils cpio genisoimage \
 	gdb-multiarch
+QEMU_PROBES = $(shell $(TARGETS_CMD) binaries) \
+	$(shell $(BAREMETAL_CMD) tools) qemu-img cpio isoinfo gdb-multiarch
 
 ifdef QEMU_BIN
 export AVOCADO_RR_QEMU_BIN := $(abspath $(QEMU_BIN))

@@ -78,7 +78,8 @@ def default_icount(recording: Recording) -> tuple[int, str]:
 def gdb_command(recording: Recording, port: int) -> list[str]:
     """The gdb-multiarch command line that attaches to the stub."""
     row = targets.target(recording.spec.arch)
-    return ["gdb-multiarch", "-ex", f"set architecture {row.gdb_arch}",
+    return ["gdb-multiarch",
+            "-ex", f"set architecture {row.need('gdb_arch')}",
             "-ex", f"set endian {row.endian}",
             "-ex", f"target remote 127.0.0.1:{port}"]
 

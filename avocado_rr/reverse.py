@@ -131,8 +131,8 @@ class ReverseDebugging:
             self.session = self.engine.session(
                 self.recording, "reverse",
                 extra_args=["-gdb", f"tcp:127.0.0.1:{port}"])
-            self.gdb = Gdb(self.target.gdb_arch, self.timeout, self.log,
-                           endian=self.target.endian)
+            self.gdb = Gdb(self.target.need("gdb_arch"), self.timeout,
+                           self.log, endian=self.target.endian)
             self.gdb.connect(port)
             self._check_features()
             self.log.info("reverse debugging: continue to %#x", breakpoint)

@@ -57,8 +57,9 @@ class Target:
     arch: str
     #: the emulator is ``qemu-system-<qemu_target>``
     qemu_target: str
-    #: gdb-multiarch's ``set architecture`` value
-    gdb_arch: str
+    #: gdb-multiarch's ``set architecture`` value (None: Debian 12's
+    #: gdb-multiarch does not know the architecture)
+    gdb_arch: str | None
     #: the Debian package that ships the emulator
     emulator_package: str | None = _column("Debian emulator package")
     #: the Debian architecture of the guest's packages
@@ -158,7 +159,11 @@ TARGETS: tuple[Target, ...] = (
     Target("alpha", "alpha", "alpha", "qemu-system-misc"),
     Target("hppa", "hppa", "hppa1.0", "qemu-system-misc", bits=32,
            endian="big"),
-    Target("m68k", "m68k", "m68k", endian="big"),
+    Target("m68k", "m68k", "m68k", "qemu-system-misc", bits=32,
+           endian="big"),
+    Target("or1k", "or1k", None, "qemu-system-misc", bits=32, endian="big"),
+    Target("sh4", "sh4", "sh4", "qemu-system-misc", bits=32),
+    Target("xtensa", "xtensa", None, "qemu-system-misc", bits=32),
     Target("sparc", "sparc", "sparc", "qemu-system-sparc", bits=32,
            endian="big"),
     Target("sparc64", "sparc64", "sparc:v9", "qemu-system-sparc",

@@ -21,7 +21,8 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 SUITE = "tests/avocado/replay_kernel.py"
 #: the suites whose cases GitLab's arch groups cover (the Linux cases
 #: share the kernel cases' arches)
-CI_SUITES = (SUITE, "tests/avocado/replay_firmware.py")
+CI_SUITES = (SUITE, "tests/avocado/replay_firmware.py",
+             "tests/avocado/replay_baremetal.py")
 
 
 def avocado(*args):

@@ -80,7 +80,7 @@ def test_gdb_knows_every_architecture_name():
     # "... hppa1.0, ia64-elf64, ..., m32r2, auto."
     listed = {word.rstrip(".")
               for word in re.split(r"[\s,]+", out.stdout + out.stderr)}
-    assert {row.gdb_arch for row in TARGETS} <= listed
+    assert {row.gdb_arch for row in TARGETS if row.gdb_arch} <= listed
 
 
 def test_an_alias_is_the_same_row():
@@ -112,7 +112,7 @@ def test_an_unknown_arch_names_the_column_asked_for():
     ("alpha", "console", "guest console device"),
     ("mips", "debian_arch", "Debian architecture"),
     ("arm", "guest_modules", "guest module list"),
-    ("m68k", "emulator_package", "Debian emulator package"),
+    ("mips", "kernel_asset", "kernel asset"),
 ])
 def test_an_empty_column_says_which(arch, column, what):
     with pytest.raises(MissingTargetData) as error:
