@@ -17,8 +17,9 @@ interval.  The run is saved as ``benchmarks/results/soak-<commit>-<name>
 QEMU versions; the Avocado job results (the artifacts of every failed
 run) stay in ``build/soak/``.
 
-Default selection: every kernel case of tests/avocado/replay_kernel.py
-20 times and ``X86_64Pc`` 50 times (hours on 2 cores).  ``--versions V
+Default selection: every case of the kernel, firmware and bare-metal
+suites (tests/avocado/replay_{kernel,firmware,baremetal}.py) 20 times and
+``X86_64Pc`` 50 times (hours on 2 cores).  ``--versions V
 ...`` runs the whole selection once per QEMU version, handing each to the
 suite as ``AVOCADO_RR_QEMU_VERSION=V``; the versions take turns within a
 round.  ``--minutes M`` is a time budget: no round starts that would end
@@ -56,6 +57,9 @@ from bench_harness import ROOT, code_revision  # noqa: E402
 from avocado_rr.avocado_ids import parse_test_id  # noqa: E402
 
 KERNEL_SUITE = "tests/avocado/replay_kernel.py"
+#: the suites of the default selection: one boot to a console line each
+DEFAULT_SUITES = (KERNEL_SUITE, "tests/avocado/replay_firmware.py",
+                  "tests/avocado/replay_baremetal.py")
 LONG_CASE = f"{KERNEL_SUITE}:X86_64Pc"
 DEFAULT_RUNS = 20
 LONG_RUNS = 50
@@ -271,10 +275,10 @@ def pool(docs: list[dict]) -> dict:
 
 # -- running -----------------------------------------------------------------
 
-def kernel_cases() -> list[str]:
-    """Every case (class) of the kernel suite, as avocado references."""
+def default_cases() -> list[str]:
+    """Every case (class) of the default suites, as avocado references."""
     out = subprocess.run(
-        [sys.executable, "-m", "avocado", "list", KERNEL_SUITE], cwd=ROOT,
+        [sys.executable, "-m", "avocado", "list", *DEFAULT_SUITES], cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
         text=True, check=True).stdout
     refs = [line.split()[-1] for line in out.splitlines()
@@ -285,7 +289,7 @@ def kernel_cases() -> list[str]:
 def parse_plan(cases: list[str], runs: int) -> dict[str, int]:
     """``REF[=N]`` arguments -> {reference: runs}; none: the default."""
     if not cases:
-        plan = {ref: DEFAULT_RUNS for ref in kernel_cases()}
+        plan = {ref: DEFAULT_RUNS for ref in default_cases()}
         plan[LONG_CASE] = LONG_RUNS
         return plan
     plan = {}
@@ -398,7 +402,8 @@ def _interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", metavar="CASE[=RUNS]",
-                        help="avocado references (default: every kernel "
+                        help="avocado references (default: every kernel, "
+                             "firmware and bare-metal "
                              f"case x{DEFAULT_RUNS}, X86_64Pc x{LONG_RUNS})")
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
                         help="runs of a CASE given without =RUNS")
@@ -430,9 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     def save(doc: dict) -> None:
         RESULTS.mkdir(exist_ok=True)
         stem = RESULTS / f"soak-{doc['commit']}-{args.name}"
-        stem.with_suffix(".json").write_text(json.dumps(doc, indent=1,
-                                                        default=str) + "\n")
-        stem.with_suffix(".txt").write_text(report_text(doc))
+        # not with_suffix: a name such as "s390x-10.0-state" has a "."
+        Path(f"{stem}.json").write_text(json.dumps(doc, indent=1,
+                                                   default=str) + "\n")
+        Path(f"{stem}.txt").write_text(report_text(doc))
         saved[:] = [stem]
     doc = soak(parse_plan(args.cases, args.runs), args.versions or [None],
                args.name, args.job_timeout, save, args.minutes, args.param)
