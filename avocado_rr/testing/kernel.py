@@ -158,8 +158,11 @@ class ReplayTestBase(Test):
             self.error(str(details))
         self.log.info("QEMU under test: %s (%s)", self.qemu.path,
                       self.qemu.version_line)
+        #: the machine's name in the QEMU under test (``machine`` stays
+        #: the case's, for its results)
+        self.qemu_machine = self.machine
         if self.machine_aliases:
-            self.machine = self._machine_this_qemu_knows()
+            self.qemu_machine = self._machine_this_qemu_knows()
         self.keep_artifacts = self.param("keep_artifacts", bool,
                                          default=False)
 
@@ -364,7 +367,7 @@ class KernelBoot(ReplayTestBase):
                 self.error(f"could not make the rrsnapshot drive: "
                            f"{details}")
         return BootSpec(
-            arch=self.arch, machine=self.machine, cpu=self.cpu,
+            arch=self.arch, machine=self.qemu_machine, cpu=self.cpu,
             kernel=self.fetch(self.kernel_asset()),
             initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.kernel_command_line(),
