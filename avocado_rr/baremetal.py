@@ -11,8 +11,8 @@ replay that delivers one interrupt elsewhere prints other numbers; after
 256 ticks it prints :data:`DONE_LINE`.  Only the lines that touch the
 machine's UART and timer differ between targets.
 
-This module imports only the standard library: the Makefile reads the
-guests' Debian packages with ``python3 -E -S -m avocado_rr.baremetal
+This module imports only the standard library (and the project's
+dependency-free errors): the Makefile reads the guests' Debian packages with ``python3 -E -S -m avocado_rr.baremetal
 packages`` before any venv exists.
 """
 
@@ -27,6 +27,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from avocado_rr.errors import AvocadoRRError
+
 #: the sources of the guests
 GUESTS_DIR = Path(__file__).resolve().parent.parent / "guests" / "baremetal"
 #: the line every guest prints first, followed by its machine's name
@@ -35,7 +37,7 @@ START_LINE = "avocado-rr bare-metal guest: "
 DONE_LINE = "avocado-rr bare-metal guest: done"
 
 
-class BareMetalError(Exception):
+class BareMetalError(AvocadoRRError):
     """A guest that cannot be built: unknown, no source, no binutils, or
     its assembler or linker failed."""
 

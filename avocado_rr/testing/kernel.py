@@ -58,6 +58,9 @@ class ReplayTestBase(Test):
     #: the machine's other names in other QEMU releases (hppa's B160L
     #: was "hppa" up to 8.1): the first the QEMU under test knows is used
     machine_aliases: tuple[str, ...] = ()
+    #: the machine's name in the QEMU under test, set by setUp (None:
+    #: ``machine``, which stays the case's name for its results)
+    qemu_machine: str | None = None
     cpu: str | None = None
     #: a QEMU bug this case hits, or several (each for its own versions)
     known_failure: KnownFailure | tuple[KnownFailure, ...] | None = None
@@ -158,9 +161,6 @@ class ReplayTestBase(Test):
             self.error(str(details))
         self.log.info("QEMU under test: %s (%s)", self.qemu.path,
                       self.qemu.version_line)
-        #: the machine's name in the QEMU under test (``machine`` stays
-        #: the case's, for its results)
-        self.qemu_machine = self.machine
         if self.machine_aliases:
             self.qemu_machine = self._machine_this_qemu_knows()
         self.keep_artifacts = self.param("keep_artifacts", bool,
@@ -367,7 +367,8 @@ class KernelBoot(ReplayTestBase):
                 self.error(f"could not make the rrsnapshot drive: "
                            f"{details}")
         return BootSpec(
-            arch=self.arch, machine=self.qemu_machine, cpu=self.cpu,
+            arch=self.arch, machine=self.qemu_machine or self.machine,
+            cpu=self.cpu,
             kernel=self.fetch(self.kernel_asset()),
             initrd=self.fetch(self.initrd),
             dtb=self.fetch(self.dtb), append=self.kernel_command_line(),

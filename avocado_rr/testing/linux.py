@@ -82,7 +82,7 @@ class ReplayLinuxTest(ReplayTestBase):
     def boot_spec(self) -> BootSpec:
         """The machine to record and replay (the guest must be prepared)."""
         return self.guest.boot_spec(
-            self.qemu_machine,
+            self.qemu_machine or self.machine,
             self.console_device or targets.need(self.arch, "console"),
             cpu=self.cpu, append=self.append, shift=self.effective_shift(),
             memory=self.memory, extra_args=self.extra_args)
