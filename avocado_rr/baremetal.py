@@ -76,6 +76,15 @@ class Guest:
 
 
 GUESTS: dict[str, Guest] = {guest.name: guest for guest in (
+    # kseg0 from physical 0 (the interrupt vector at 0x180), below 0x2000
+    # where -kernel puts its boot-argument table; the assembler's
+    # .MIPS.abiflags moved into the same segment
+    Guest("mips-malta", "mips", "malta", "mips-linux-gnu-",
+          "binutils-mips-linux-gnu",
+          asflags=("-EB", "-march=24kf", "-mabi=32", "-non_shared"),
+          ldflags=("-EB", "-N", "-Ttext=0x80000000", "-Tdata=0x80001000",
+                   "--section-start=.MIPS.abiflags=0x80001800",
+                   "-e", "_start")),
     # RAM from 0x40000000, the vector table first (VBR); -N: one segment
     # there, not a page-aligned one below RAM
     Guest("m68k-mcf5208evb", "m68k", "mcf5208evb", "m68k-linux-gnu-",

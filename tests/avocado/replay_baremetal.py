@@ -19,6 +19,13 @@ class M68kMcf5208evb(ReplayBareMetalTest):
     guest = "m68k-mcf5208evb"
 
 
+class MipsMalta(ReplayBareMetalTest):
+    """
+    :avocado: tags=arch:mips,machine:malta
+    """
+    guest = "mips-malta"
+
+
 class Or1kSim(ReplayBareMetalTest):
     """
     :avocado: tags=arch:or1k,machine:or1k-sim
