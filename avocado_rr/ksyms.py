@@ -110,8 +110,11 @@ def _embedded_xz(image: bytes) -> bytes | None:
     return None
 
 
-def read_symbols(path: str | os.PathLike, bit_size: int) -> dict[str, int]:
-    """Name -> address of the kernel's text and data symbols."""
+def read_symbols(path: str | os.PathLike, bit_size: int,
+                 base: int = 0) -> dict[str, int]:
+    """Name -> address of the kernel's text and data symbols; ``base`` is
+    added to every address (:attr:`avocado_rr.targets.Target.
+    kallsyms_base`)."""
     from vmlinux_to_elf.core.kallsyms import KallsymsFinder
     try:
         finder = KallsymsFinder(kernel_image(path), bit_size)
@@ -122,24 +125,25 @@ def read_symbols(path: str | os.PathLike, bit_size: int) -> dict[str, int]:
         # the finder raises its own kinds (ArchitectureGuessError...)
         raise SymbolError(f"{path}: no symbol table found: "
                           f"{type(details).__name__}: {details}") from details
-    return {symbol.name: symbol.virtual_address
+    return {symbol.name: symbol.virtual_address + base
             for symbol in finder.symbols
             if str(symbol.symbol_type.value) in _KEPT_TYPES}
 
 
 def kernel_symbols(path: str | os.PathLike, bit_size: int,
-                   cache: str | os.PathLike | None = None
-                   ) -> dict[str, int]:
-    """:func:`read_symbols`, cached as ``<cache>/<sha256>.json``."""
+                   cache: str | os.PathLike | None = None,
+                   base: int = 0) -> dict[str, int]:
+    """:func:`read_symbols`, cached as ``<cache>/<sha256>-<bits>-<base>
+    .json``."""
     if cache is None:
         from avocado_rr.assets import cache_dir
         cache = cache_dir() / "ksyms"
-    cached = Path(cache) / f"{sha256_file(path)}.json"
+    cached = Path(cache) / f"{sha256_file(path)}-{bit_size}-{base:x}.json"
     try:
         return json.loads(cached.read_text())
     except (OSError, ValueError):
         pass
-    symbols = read_symbols(path, bit_size)
+    symbols = read_symbols(path, bit_size, base)
     cached.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(cached, json.dumps(symbols).encode())
     return symbols

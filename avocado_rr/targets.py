@@ -74,9 +74,13 @@ class Target:
     optional_modules: tuple[str, ...] = ()
     #: other names of the same architecture (e.g. a host's ``uname -m``)
     aliases: tuple[str, ...] = ()
-    #: the kernel's word size: the width vmlinux-to-elf reads its symbol
-    #: table with (s390x's table it misreads at either width, 6.1)
+    #: the width vmlinux-to-elf reads the kernel's symbol table with: its
+    #: word size, but 32 on s390x, whose table holds 32-bit offsets
     bits: int = 64
+    #: added to every address of that table: s390x's relocatable kernel
+    #: leaves kallsyms_relative_base 0 in the image (it is filled in at
+    #: boot), so its offsets count from the no-KASLR load address
+    kallsyms_base: int = 0
     #: the guest's byte order, as gdb's ``set endian`` takes it (gdb
     #: does not take it from ``set architecture``: without it, a
     #: big-endian s390x or a little-endian ppc64le reads every register
@@ -143,7 +147,8 @@ TARGETS: tuple[Target, ...] = (
     Target("ppc", "ppc", "powerpc:common", "qemu-system-ppc", bits=32,
            endian="big"),
     Target("s390x", "s390x", "s390:64-bit", "qemu-system-s390x", "s390x",
-           "kernel-s390x", "sclp0", endian="big"),
+           "kernel-s390x", "sclp0", endian="big", bits=32,
+           kallsyms_base=0x100000),
     Target("mips", "mips", "mips", "qemu-system-mips", bits=32,
            endian="big"),
     Target("mipsel", "mipsel", "mips", "qemu-system-mips", "mipsel",

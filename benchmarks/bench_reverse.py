@@ -45,8 +45,9 @@ def record(outdir: str):
     of kernel_init."""
     row = targets.target(ARCH)
     kernel = os.fspath(assets.resolve_asset(row.kernel_asset))
-    address = ksyms.address(ksyms.kernel_symbols(kernel, row.bits),
-                            "kernel_init") + row.entry_offset
+    symbols = ksyms.kernel_symbols(kernel, row.bits,
+                                   base=row.kallsyms_base)
+    address = ksyms.address(symbols, "kernel_init") + row.entry_offset
     spec = BootSpec(
         arch=ARCH, machine="virt", cpu="cortex-a57", kernel=kernel,
         append=f"printk.time=1 console={row.console} {ksyms.NOKASLR}",

@@ -63,7 +63,8 @@ class ReverseDebugTest(KernelBoot):
         row = targets.target(self.arch)
         kernel = self.fetch(self.kernel_asset())
         try:
-            symbols = ksyms.kernel_symbols(kernel, row.bits)
+            symbols = ksyms.kernel_symbols(kernel, row.bits,
+                                           base=row.kallsyms_base)
             address = ksyms.address(symbols, self.param(
                 "breakpoint_symbol")) + row.entry_offset
         except ksyms.SymbolError as details:
