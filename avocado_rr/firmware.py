@@ -12,9 +12,9 @@ artifacts.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from avocado_rr.errors import AvocadoRRError
+from avocado_rr.qemu_binary import QemuNotFound, ask
 
 
 class FirmwareNotFound(AvocadoRRError):
@@ -25,16 +25,11 @@ def data_dirs(qemu_path: str) -> list[str]:
     """The directories ``qemu_path`` searches for firmware (``-L help``),
     first searched first."""
     try:
-        proc = subprocess.run([qemu_path, "-L", "help"], capture_output=True,
-                              text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError) as details:
-        raise FirmwareNotFound(f"{qemu_path} -L help failed: "
-                               f"{details}") from details
-    if proc.returncode != 0:
-        raise FirmwareNotFound(f"{qemu_path} -L help failed (exit "
-                               f"{proc.returncode}): {proc.stderr.strip()}")
+        listed = ask(qemu_path, "-L", "help")
+    except QemuNotFound as details:
+        raise FirmwareNotFound(str(details)) from details
     return [os.path.normpath(line.strip())
-            for line in proc.stdout.splitlines() if line.strip()]
+            for line in listed.splitlines() if line.strip()]
 
 
 def find_firmware(qemu_path: str, name: str) -> str:

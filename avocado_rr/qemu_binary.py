@@ -178,24 +178,32 @@ def parse_version(line: str) -> tuple[int, int, int]:
     return (0, 0, 0)
 
 
+def ask(path: str, *args: str) -> str:
+    """What ``path`` prints for an option that only informs (``-machine
+    help``, ``-L help``).
+
+    :raises QemuNotFound: when it cannot run or fails, with its stderr.
+    """
+    command = f"{path} {' '.join(args)}"
+    try:
+        proc = subprocess.run([path, *args], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as details:
+        raise QemuNotFound(f"{command} failed: {details}") from details
+    if proc.returncode != 0:
+        raise QemuNotFound(f"{command} failed (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()}")
+    return proc.stdout
+
+
 def machine_names(path: str) -> list[str]:
     """The machine types ``path`` supports (``-machine help``), aliases
     included.
 
     :raises QemuNotFound: when it cannot say.
     """
-    try:
-        proc = subprocess.run([path, "-machine", "help"],
-                              capture_output=True, text=True, timeout=30,
-                              check=False)
-    except (OSError, subprocess.SubprocessError) as details:
-        raise QemuNotFound(f"{path} -machine help failed: "
-                           f"{details}") from details
-    if proc.returncode != 0:
-        raise QemuNotFound(f"{path} -machine help failed (exit "
-                           f"{proc.returncode}): {proc.stderr.strip()}")
     names = []
-    for line in proc.stdout.splitlines()[1:]:
+    for line in ask(path, "-machine", "help").splitlines()[1:]:
         words = line.split()
         if words:
             names.append(words[0])
