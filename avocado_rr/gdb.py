@@ -148,11 +148,26 @@ class Gdb:
                 if response.get("type") == "notify" and \
                         response.get("message") == "stopped":
                     return response.get("payload") or {}
+            logged = [r.get("payload") for r in responses
+                      if r.get("type") == "log"
+                      and isinstance(r.get("payload"), str)]
+            if logged and self._stopped():
+                # gdb stopped the target but failed to describe where
+                # (s390x without symbols: "PC not saved" as it unwinds
+                # the stop's frame) and so emitted no *stopped record
+                return {"reason": "stopped-with-error",
+                        "gdb-log": "".join(logged).strip()}
             left = deadline - time.monotonic()
             if left <= 0:
                 raise GdbError(f"the target did not stop after {command!r} "
                                f"within {timeout}s")
             responses = self._more(min(left, 1.0))
+
+    def _stopped(self) -> bool:
+        """Whether gdb sees every thread stopped (``-thread-info``)."""
+        threads = _result(self.mi("-thread-info")).get("threads") or []
+        return bool(threads) and all(t.get("state") == "stopped"
+                                     for t in threads)
 
     # -- the target -----------------------------------------------------
     def connect(self, port: int, host: str = "127.0.0.1") -> None:
