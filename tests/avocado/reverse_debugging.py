@@ -10,6 +10,8 @@
 #
 # The kernel's symbols come from its own kallsyms table
 # (avocado_rr.ksyms): Debian ships no System.map in its image packages.
+# s390x's table holds 32-bit offsets from its load address
+# (avocado_rr.targets, kallsyms_base).
 
 from avocado_rr.devices import X86_NO_VAPIC
 from avocado_rr.testing.known_failure import KnownFailure
@@ -80,6 +82,19 @@ class Ppc64Pseries(ReverseDebugTest):
                    "MSR without ME (0x8000000002008033), after a reverse "
                    "stepi with it (0x8000000002009033), PC and every other "
                    "register equal (docs/findings.md, section 7)"))
+
+
+class S390xCcwVirtio(ReverseDebugTest):
+    """
+    :avocado: tags=arch:s390x,machine:s390-ccw-virtio,reverse
+    """
+    # as the kernel case: pause at a panic, do not shut down
+    extra_args = ("-action", "panic=pause")
+    known_failure = KnownFailure(
+        versions=((7, 2),), verdict="record-failed", match="Bad icount read",
+        reason="QEMU 7.2 s390x stops a recording at once with 'Bad icount "
+               "read', as the kernel case does (docs/findings.md)")
+
 
 class Riscv64Virt(ReverseDebugTest):
     """
