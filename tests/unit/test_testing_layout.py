@@ -24,3 +24,13 @@ def test_the_test_name_rule_catches_packages_and_modules():
     fine = ["testing", "latest", "contest", "testsuite_data"]
     assert all(TEST_NAME.search(name) for name in named_like_tests)
     assert not any(TEST_NAME.search(name) for name in fine)
+
+
+def test_unit_and_functional_test_modules_have_distinct_names():
+    """pytest imports both directories' modules by basename (no
+    __init__.py): one name in both stops 'make check' at collection."""
+    root = Path(__file__).resolve().parents[1]
+    unit = {path.name for path in (root / "unit").glob("test_*.py")}
+    functional = {path.name for path in
+                  (root / "functional").glob("test_*.py")}
+    assert not unit & functional
