@@ -195,7 +195,7 @@ class S390xCcwVirtio(ReplayKernelTest):
                    "but one RAM page (0x19a0000 on both; the lowcore at 0 "
                    "once) differs from the recording: 4 of 8 soak runs on "
                    "10.0, where replays of one log disagree with each "
-                   "other (the replay is not deterministic); seen once on "
+                   "other (the replay is not deterministic); 3 of 6 on "
                    "11.1, same page",
             intermittent=True))
 
