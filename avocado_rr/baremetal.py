@@ -12,8 +12,9 @@ replay that delivers one interrupt elsewhere prints other numbers; after
 machine's UART and timer differ between targets.
 
 This module imports only the standard library (and the project's
-dependency-free errors): the Makefile reads the guests' Debian packages with ``python3 -E -S -m avocado_rr.baremetal
-packages`` before any venv exists.
+dependency-free errors): the Makefile reads the guests' Debian packages
+with ``python3 -E -S -m avocado_rr.baremetal packages`` before any venv
+exists.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 A firmware case boots no kernel: the machine runs the firmware image of
 the QEMU build under test (OpenBIOS, SeaBIOS-hppa, U-Boot, the Alpha
-PALcode; a pinned Debian package's copy where the build lacks it) to a banner or prompt on its console, and the pair is judged as
-a kernel boot is (console byte for byte, icount totals, state
-checkpoints)::
+PALcode; a pinned Debian package's copy where the build lacks it) to a
+banner or prompt on its console, and the pair is judged as a kernel
+boot is (console byte for byte, icount totals, state checkpoints)::
 
     class PpcG3beige(ReplayFirmwareTest):
         \"\"\"
@@ -48,7 +48,7 @@ class ReplayFirmwareTest(KernelBoot):
     def firmware_path(self) -> str | None:
         """``firmware`` as the QEMU under test finds it."""
         if not self.firmware:
-            return self.bios
+            return None
         try:
             path = find_firmware(self.qemu.path, self.firmware)
         except FirmwareNotFound as details:

@@ -329,8 +329,6 @@ class KernelBoot(ReplayTestBase):
     kernel: str | None = None
     initrd: str | None = None
     dtb: str | None = None
-    #: ``-bios``: a path, or None for the machine's default firmware
-    bios: str | None = None
     #: kernel command line (default: ``printk.time=1 console=<the arch's
     #: console>``, its :attr:`avocado_rr.targets.Target.console`)
     append: str | None = None
@@ -378,8 +376,10 @@ class KernelBoot(ReplayTestBase):
             trace=list(self.trace_events), rrsnapshot=rrsnapshot)
 
     def firmware_path(self) -> str | None:
-        """The ``-bios`` image: ``bios``."""
-        return self.bios
+        """The ``-bios`` image; None: the machine's default firmware
+        (:class:`avocado_rr.testing.firmware.ReplayFirmwareTest` names
+        one)."""
+        return None
 
     def kernel_command_line(self) -> str:
         """``append``, or timestamps and the arch's serial console."""

@@ -9,6 +9,10 @@
 
 from avocado_rr.testing.firmware import ReplayFirmwareTest
 
+#: OpenBIOS's last line after its boot-device search, just before its
+#: "0 >" prompt (ppc and sparc alike)
+OPENBIOS_NO_BOOT = "No valid state has been set by load or init-program"
+
 
 class AlphaClipper(ReplayFirmwareTest):
     """
@@ -37,8 +41,7 @@ class PpcG3beige(ReplayFirmwareTest):
     :avocado: tags=arch:ppc,machine:g3beige
     """
     firmware = "openbios-ppc"
-    # OpenBIOS after its boot-path search, just before its "0 >" prompt
-    console_pattern = "No valid state has been set by load or init-program"
+    console_pattern = OPENBIOS_NO_BOOT
 
 
 class PpcMac99(ReplayFirmwareTest):
@@ -46,7 +49,7 @@ class PpcMac99(ReplayFirmwareTest):
     :avocado: tags=arch:ppc,machine:mac99
     """
     firmware = "openbios-ppc"
-    console_pattern = "No valid state has been set by load or init-program"
+    console_pattern = OPENBIOS_NO_BOOT
 
 
 class PpcPpce500(ReplayFirmwareTest):
@@ -66,7 +69,7 @@ class SparcSS5(ReplayFirmwareTest):
     """
     firmware = "openbios-sparc32"
     memory = "256"                  # the SS-5's most
-    console_pattern = "No valid state has been set by load or init-program"
+    console_pattern = OPENBIOS_NO_BOOT
 
 
 class SparcSS10(ReplayFirmwareTest):
@@ -74,7 +77,7 @@ class SparcSS10(ReplayFirmwareTest):
     :avocado: tags=arch:sparc,machine:SS-10
     """
     firmware = "openbios-sparc32"
-    console_pattern = "No valid state has been set by load or init-program"
+    console_pattern = OPENBIOS_NO_BOOT
 
 
 class Sparc64Sun4u(ReplayFirmwareTest):
@@ -82,4 +85,4 @@ class Sparc64Sun4u(ReplayFirmwareTest):
     :avocado: tags=arch:sparc64,machine:sun4u
     """
     firmware = "openbios-sparc64"
-    console_pattern = "No valid state has been set by load or init-program"
+    console_pattern = OPENBIOS_NO_BOOT
