@@ -169,8 +169,6 @@ class RecordReplay:
                 ram.close()
             raise
         try:
-            if ram:
-                ram.attach()
             machine.cmd("cont")
             match, checkpoints = steps.wait(
                 machine, ConsoleWatcher(steps.console), pattern,
@@ -220,8 +218,6 @@ class RecordReplay:
             (guest_ram.qemu_args() if guest_ram else []) + list(extra_args)
         try:
             machine = self._launch(argv, name)
-            if guest_ram:
-                guest_ram.attach()
             return ReplaySession(machine, recording, stall_timeout, self.log,
                                  guest_ram)
         except BaseException:

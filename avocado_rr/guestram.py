@@ -9,10 +9,11 @@ holes that ``SEEK_DATA`` skips), and each is summed with CRC-32 (about
 2 GB/s here): an x86 kernel boot's ~110 MB take ~60 ms, where a
 ``pmemsave`` of 512 MB and a Python hash took ~0.9 s for 256 MB.
 
-:class:`GuestRam` owns one such file: it makes the path QEMU opens, then
-(:meth:`GuestRam.attach`) opens it itself and unlinks the path, so that
-the memory goes away with the last of QEMU and this process, however
-either ends, and nothing is left in ``/dev/shm``.
+:class:`GuestRam` owns one such file: it creates it, unlinks its path at
+once and keeps it open; QEMU opens it through this process's descriptor
+(``mem-path=/proc/<pid>/fd/<n>``). The memory goes away with the last of
+QEMU and this process, however either ends (a Ctrl-C or a kill before
+QEMU is even up included), and nothing is ever left in ``/dev/shm``.
 """
 
 from __future__ import annotations
@@ -126,16 +127,31 @@ def page_digests(fd: int) -> PageDigests:
 class GuestRam:
     """One QEMU's guest RAM file, from before its launch to its close.
 
+    The file has no name from the start: the command line
+    (:meth:`qemu_args`) names it by this process's descriptor, so it is
+    only valid while this object is open, in this process.
+
     :param memory: the machine's ``-m`` value
     """
 
     def __init__(self, memory: str, name: str = "ram"):
         self.size = ram_bytes(memory)
-        handle, self.path = tempfile.mkstemp(prefix=f"avocado-rr-{name}-",
-                                             dir=SHM_DIR)
-        os.close(handle)
-        os.unlink(self.path)            # QEMU creates it, at its size
         self._fd: int | None = None
+        self._fd, path = tempfile.mkstemp(prefix=f"avocado-rr-{name}-",
+                                          dir=SHM_DIR)
+        os.unlink(path)
+        try:
+            os.ftruncate(self._fd, self.size)   # holes: no memory used yet
+        except OSError:
+            self.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        """The path QEMU opens: this process's descriptor of the file."""
+        if self._fd is None:
+            raise ValueError("the guest RAM file is closed")
+        return f"/proc/{os.getpid()}/fd/{self._fd}"
 
     def qemu_args(self) -> list[str]:
         """The command line that puts the guest's RAM in this file."""
@@ -143,22 +159,14 @@ class GuestRam:
                 f"size={self.size},mem-path={self.path},share=on",
                 "-machine", f"memory-backend={BACKEND_ID}"]
 
-    def attach(self) -> None:
-        """Open the file QEMU made and unlink its path (QEMU is up)."""
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-            os.unlink(self.path)
-
     def digests(self) -> PageDigests:
         """The page digests of the (paused) guest's RAM."""
-        self.attach()
+        if self._fd is None:
+            raise ValueError("the guest RAM file is closed")
         return page_digests(self._fd)
 
     def close(self) -> None:
+        """Let the file go (QEMU keeps its mapping until it exits)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass

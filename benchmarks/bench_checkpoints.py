@@ -81,8 +81,6 @@ def measure(memory: str, pauses: int, workdir: str, method: str) -> dict:
     size = min(ram_bytes(memory), 0xb0000000)
     try:
         machine.launch()
-        if ram:
-            ram.attach()
         machine.cmd("cont")
         probes = state_probes(ram, console)
         for _ in range(pauses):

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import qemu_pids_with, sigint_as_in_a_terminal
 
+from avocado_rr.guestram import SHM_DIR
+
 ROOT = Path(__file__).resolve().parents[2]
 AVOCADO = [sys.executable, "-m", "avocado"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -197,7 +199,8 @@ def _qemu_in(tmp_path, mode: str) -> list[int]:
                          ids=["record-start", "record-1s", "replay"])
 def test_ctrl_c_leaves_no_qemu(tmp_path, mode, delay):
     """Ctrl-C on 'avocado run' as the recording starts, a second into it,
-    and during the replay: the job ends INTERRUPTED and no QEMU is left.
+    and during the replay: the job ends INTERRUPTED, and no QEMU and no
+    guest RAM file in /dev/shm is left.
 
     The job is started as a terminal's foreground job is, with SIGINT at
     its default (:func:`conftest.sigint_as_in_a_terminal`): a test run
@@ -209,6 +212,7 @@ def test_ctrl_c_leaves_no_qemu(tmp_path, mode, delay):
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
         preexec_fn=sigint_as_in_a_terminal)
+    shm_before = set(os.listdir(SHM_DIR))
     try:
         deadline = time.monotonic() + 120
         while not _qemu_in(tmp_path, mode):
@@ -232,3 +236,5 @@ def test_ctrl_c_leaves_no_qemu(tmp_path, mode, delay):
     while qemu_pids_with(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert qemu_pids_with(str(tmp_path)) == []
+    assert [entry for entry in set(os.listdir(SHM_DIR)) - shm_before
+            if entry.startswith("avocado-rr-")] == []

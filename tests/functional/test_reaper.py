@@ -109,3 +109,44 @@ def test_qemu_dies_when_its_owner_is_orphaned(qemu_x86_64, tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+LAUNCH_WITH_RAM = textwrap.dedent("""
+    import sys, time
+    from avocado_rr.guestram import GuestRam
+    from avocado_rr.machine import QemuMachine
+    ram = GuestRam("16M", "victim")
+    m = QemuMachine([sys.argv[1], "-nodefaults", "-display", "none",
+                     "-machine", "none", "-S"] + ram.qemu_args()[:2],
+                    sys.argv[2], "victim")
+    m.launch()
+    m.cmd("qom-get", path="/objects/rr-ram", property="size")
+    print(m.proc.pid, flush=True)
+    time.sleep(600)
+""")
+
+
+def _shm_victims() -> set[str]:
+    return {entry for entry in os.listdir("/dev/shm")
+            if entry.startswith("avocado-rr-victim-")}
+
+
+def test_a_killed_owner_leaves_no_guest_ram_file(qemu_x86_64, tmp_path):
+    """A test process killed while its QEMU runs (Avocado's timeout or
+    interrupt ends it with SIGKILL) leaves no guest RAM file behind: the
+    file QEMU opened never had a name in /dev/shm."""
+    before = _shm_victims()
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCH_WITH_RAM,
+                             qemu_x86_64.path, str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        qemu_pid = int(proc.stdout.readline())   # QEMU has the file open
+        assert _shm_victims() - before == set()
+        proc.kill()
+        proc.wait()
+        assert _gone(qemu_pid), f"QEMU {qemu_pid} outlived its parent"
+        assert _shm_victims() - before == set()
+    finally:
+        proc.kill()
+        proc.wait()
+        subprocess.run(["pkill", "-9", "-f", str(tmp_path)])

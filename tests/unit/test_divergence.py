@@ -1,11 +1,14 @@
 """Comparing state checkpoints: what a difference means, and where."""
 
+import mmap
 import os
+
+import pytest
 
 from avocado_rr.divergence import (ComparedPoint, PointKind, StateDiff,
                                    classify, diff_registers, locate)
-from avocado_rr.guestram import PAGE, GuestRam, PageDigests, page_digests, \
-    ram_bytes
+from avocado_rr.guestram import PAGE, SHM_DIR, GuestRam, PageDigests, \
+    page_digests, ram_bytes
 from avocado_rr.probes import parse_registers
 
 X86_REGISTERS = """\
@@ -177,14 +180,29 @@ def test_page_digests_read_the_ram_file_in_place(tmp_path):
     assert first.differing(second) == [40, 60]
 
 
-def test_guest_ram_leaves_nothing_in_dev_shm():
+def _shm_files(name: str) -> list[str]:
+    return [entry for entry in os.listdir(SHM_DIR)
+            if entry.startswith(f"avocado-rr-{name}-")]
+
+
+def test_guest_ram_has_no_name_in_dev_shm():
+    """The file is nameless from the start: nothing to leak if the
+    process is killed before QEMU is up; QEMU opens it by descriptor."""
     ram = GuestRam("16M", "unit")
-    assert ram.size == 16 << 20 == ram_bytes("16") == ram_bytes("16M")
-    assert f"size={16 << 20}" in " ".join(ram.qemu_args())
-    with open(ram.path, "wb") as qemu_made_it:
-        qemu_made_it.truncate(ram.size)
-    ram.attach()
-    assert not os.path.exists(ram.path)     # unlinked, still readable
-    assert len(ram.digests().pages) == 0
-    ram.close()
+    try:
+        assert ram.size == 16 << 20 == ram_bytes("16") == ram_bytes("16M")
+        assert f"size={16 << 20}" in " ".join(ram.qemu_args())
+        assert f"mem-path={ram.path}," in " ".join(ram.qemu_args())
+        assert _shm_files("unit") == []
+        assert len(ram.digests().pages) == 0
+        # what QEMU does: open the path, write through a shared mapping
+        with open(ram.path, "r+b") as qemu_side:
+            assert os.fstat(qemu_side.fileno()).st_size == 16 << 20
+            with mmap.mmap(qemu_side.fileno(), ram.size) as guest:
+                guest[5 * PAGE] = 1
+        assert list(ram.digests().pages) == [5]
+    finally:
+        ram.close()
+    with pytest.raises(ValueError, match="closed"):
+        ram.digests()
     assert ram_bytes("2G") == 2 << 30
