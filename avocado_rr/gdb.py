@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import pprint
 import re
+import select
 import shutil
 import time
 from typing import Any
@@ -81,21 +82,17 @@ class Gdb:
         self.architecture = architecture
         self.timeout = timeout
         self.log = log or LOG
-        # pygdbmi waits this long after gdb's last output for more (0.2 s
-        # by default: most of a stepi; 0 makes it wait the whole timeout)
         self._gdb = GdbController([find_gdb(), "--nx", "--quiet",
-                                   "--interpreter=mi3"],
-                                  time_to_check_for_additional_output_sec=0.01)
+                                   "--interpreter=mi3"])
         self.cli("set pagination off")
         self.cli("set confirm off")
         self.cli(f"set architecture {architecture}")
         self.cli(f"set endian {endian}")
 
     # -- talking --------------------------------------------------------
-    def _responses(self, command: str, timeout: float) -> list[dict]:
+    def _send(self, command: str) -> None:
         try:
-            return self._gdb.write(command, timeout_sec=timeout,
-                                   raise_error_on_timeout=False)
+            self._gdb.write(command, read_response=False)
         except Exception as details:  # pylint: disable=broad-except
             # pygdbmi raises IOError, ValueError, BrokenPipeError...
             raise GdbError(f"gdb is gone ({command!r}): {details}") \
@@ -108,7 +105,8 @@ class Gdb:
         """
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        responses = self._responses(command, min(timeout, 1.0))
+        self._send(command)
+        responses = self._more(min(timeout, 1.0))
         while not any(r.get("type") == "result" for r in responses):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -123,11 +121,28 @@ class Gdb:
         return responses
 
     def _more(self, timeout: float) -> list[dict]:
+        """The MI records gdb has printed, waiting up to ``timeout`` for
+        the first.
+
+        pygdbmi's own reading goes on until gdb has been quiet for a
+        while (``time_to_check_for_additional_output_sec``): that wait,
+        on every command, was most of a stepi.  The callers know which
+        record ends a command (a result, a ``*stopped``), so this returns
+        as soon as anything was read and they ask again."""
+        io_manager = self._gdb.io_manager
         try:
-            return self._gdb.get_gdb_response(timeout_sec=timeout,
-                                              raise_error_on_timeout=False)
+            ready, _, _ = select.select(io_manager.read_list, [], [],
+                                        timeout)
+            if not ready:
+                return []
+            responses = self._gdb.get_gdb_response(
+                timeout_sec=0, raise_error_on_timeout=False)
         except Exception as details:  # pylint: disable=broad-except
             raise GdbError(f"gdb is gone: {details}") from details
+        if not responses and self._gdb.gdb_process.poll() is not None:
+            raise GdbError(f"gdb is gone: it exited with "
+                           f"{self._gdb.gdb_process.returncode}")
+        return responses
 
     def cli(self, command: str, timeout: float | None = None) -> str:
         """A gdb console command; what gdb printed."""

@@ -1,6 +1,7 @@
 """What avocado_rr.gdb does to pygdbmi."""
 
 import pprint
+import shutil
 
 import pytest
 
@@ -25,46 +26,72 @@ def test_pygdbmi_formats_a_record_only_when_it_is_logged(monkeypatch):
     assert formatted                     # formatted when emitted
 
 
-class _Controller:
-    """pygdbmi's GdbController as the Gdb class uses it: ``write`` and
-    ``get_gdb_response`` hand out the MI records a real gdb-multiarch 13
-    printed for a stepi on s390x (tests/unit only: the real thing is in
-    tests/avocado/reverse_debugging.py:S390xCcwVirtio)."""
+class _S390xGdb(gdb.Gdb):
+    """A Gdb whose gdb prints, for a stepi, the MI records a real
+    gdb-multiarch 13 printed on s390x (tests/unit only: the real thing is
+    in tests/avocado/reverse_debugging.py:S390xCcwVirtio)."""
 
-    def __init__(self, thread_state):
+    def __init__(self, thread_state):   # pylint: disable=super-init-not-called
         self.thread_state = thread_state
         self.pending = []
+        self.timeout = 2.0
+        self.log = None
 
-    def write(self, command, timeout_sec, raise_error_on_timeout):
+    def _send(self, command):
         if command == "-thread-info":
-            return [{"type": "result", "message": "done", "payload": {
-                "threads": [{"id": "1", "state": self.thread_state}]}}]
-        return [{"type": "result", "message": "running", "payload": None},
-                {"type": "notify", "message": "running",
-                 "payload": {"thread-id": "all"}},
-                {"type": "log", "message": None,
-                 "payload": "PC not saved\n"}]
+            self.pending += [{"type": "result", "message": "done",
+                              "payload": {"threads": [
+                                  {"id": "1", "state": self.thread_state}]}}]
+            return
+        self.pending += [{"type": "result", "message": "running",
+                          "payload": None},
+                         {"type": "notify", "message": "running",
+                          "payload": {"thread-id": "all"}},
+                         {"type": "log", "message": None,
+                          "payload": "PC not saved\n"}]
 
-    def get_gdb_response(self, timeout_sec, raise_error_on_timeout):
-        return []
-
-
-def _gdb(controller):
-    debugger = gdb.Gdb.__new__(gdb.Gdb)
-    debugger._gdb = controller
-    debugger.timeout = 2.0
-    debugger.log = None
-    return debugger
+    def _more(self, timeout):
+        pending, self.pending = self.pending, []
+        return pending
 
 
 def test_a_stop_gdb_could_not_describe_is_a_stop():
     """s390x without symbols: gdb logs "PC not saved" instead of a
     *stopped record, and its thread is stopped."""
-    payload = _gdb(_Controller("stopped")).stepi()
+    payload = _S390xGdb("stopped").stepi()
     assert payload == {"reason": "stopped-with-error",
                        "gdb-log": "PC not saved"}
 
 
 def test_a_log_line_while_running_is_not_a_stop():
     with pytest.raises(gdb.GdbError, match="did not stop"):
-        _gdb(_Controller("running")).run("-exec-continue", timeout=1.5)
+        _S390xGdb("running").run("-exec-continue", timeout=1.5)
+
+
+@pytest.fixture
+def real_gdb():
+    if shutil.which(gdb.GDB) is None:
+        pytest.fail(f"{gdb.GDB} is missing: 'make qemu' installs "
+                    f"{gdb.GDB_PACKAGE}")
+    debugger = gdb.Gdb("i386:x86-64", timeout=60.0)
+    yield debugger
+    debugger.close()
+
+
+def test_a_command_returns_its_result_and_nothing_after_it(real_gdb):
+    """Each command gets its own result record, read as soon as gdb
+    printed it: the records of one never leak into the next."""
+    for expression, value in (("1+2", 3), ("6*7", 42), ("0x10", 16)):
+        assert real_gdb.evaluate(expression) == value
+    assert "GNU gdb" in real_gdb.cli("show version")
+    with pytest.raises(gdb.GdbError, match="No symbol"):
+        real_gdb.evaluate("no_such_symbol")
+    assert real_gdb.evaluate("5") == 5
+
+
+def test_a_gdb_that_died_is_gone_not_silent(real_gdb):
+    """A dead gdb is named at once, not waited for until the timeout."""
+    real_gdb._gdb.gdb_process.kill()
+    real_gdb._gdb.gdb_process.wait()
+    with pytest.raises(gdb.GdbError, match="gdb is gone"):
+        real_gdb.mi("-gdb-version")
