@@ -1,10 +1,12 @@
 # avocado-rr: record/replay tests for QEMU.
 #
 #   make check            the project's own tests (unit + real record/replay)
-#   make check-avocado    the record/replay cases (kernel, Linux) through
-#                         avocado run
-#   make check-matrix     the suite on several QEMU versions in one job,
-#                         with a case x version table at the end
+#   make check-avocado    the record/replay cases (kernel, Linux, firmware,
+#                         bare metal) and one reverse-debugging case
+#                         through avocado run
+#   make check-matrix     the suite and every reverse-debugging case on
+#                         several QEMU versions in one job, with a case x
+#                         version table at the end
 #   make bench-parallel   check-avocado's speed-up from parallel tasks
 #   make check-soak       'make check' CHECK_RUNS times (5) from a clean
 #                         clone: each test's failures over the runs
@@ -22,9 +24,13 @@
 #                                            comma = AND, as in QEMU)
 #   AVOCADO_TESTS=tests/avocado/replay_kernel.py    (default: the kernel,
 #                                            Linux, firmware and bare-metal
-#                                            cases; the reverse-debugging
-#                                            cases run with make
-#                                            check-reverse)
+#                                            cases and REVERSE_CHECK; every
+#                                            reverse-debugging case runs
+#                                            with check-reverse and
+#                                            check-matrix)
+#   REVERSE_CHECK=...                        the reverse-debugging cases
+#                                            check-avocado runs (aarch64
+#                                            virt; empty: none)
 #   QEMU_BIN=/path/to/qemu-system-x86_64    the QEMU under test
 #   QEMU_BUILD_DIR=/path/to/qemu/build       a QEMU build tree
 #   QEMU_VERSION=11.1                        Debian's build of a QEMU
@@ -41,12 +47,22 @@ PYTHON ?= python3
 VENV ?= build/venv
 VENV_PY := $(VENV)/bin/python
 RESULTS_DIR ?= build/results
-# the record/replay cases; reverse debugging (5 minutes a case: 3000 gdb
-# steps) has its own target until its cost fits check-avocado
-AVOCADO_TESTS ?= tests/avocado/replay_kernel.py \
+# the record/replay cases, and reverse debugging: 3-6 minutes a case
+# (3000 gdb steps, a reverse-stepi loads a snapshot): check-avocado runs
+# one of them (the 8-minute budget), check-matrix and check-reverse all
+RR_TESTS ?= tests/avocado/replay_kernel.py \
 	tests/avocado/replay_linux.py tests/avocado/replay_firmware.py \
 	tests/avocado/replay_baremetal.py
 REVERSE_TESTS ?= tests/avocado/reverse_debugging.py
+REVERSE_CHECK ?= tests/avocado/reverse_debugging.py:Aarch64Virt
+# AVOCADO_TESTS given (make check-matrix AVOCADO_TESTS=...): the matrix
+# runs those
+ifeq ($(origin AVOCADO_TESTS),undefined)
+AVOCADO_TESTS := $(RR_TESTS) $(REVERSE_CHECK)
+MATRIX_TESTS ?= $(RR_TESTS) $(REVERSE_TESTS)
+else
+MATRIX_TESTS ?= $(AVOCADO_TESTS)
+endif
 AVOCADO_SHOW ?= app
 AVOCADO_PARALLEL ?= $(shell nproc)
 PYTEST_ARGS ?=
@@ -155,7 +171,7 @@ check-matrix: venv qemu assets
 	$(RUN)/avocado --show=$(AVOCADO_SHOW) run \
 	    --job-results-dir=$(RESULTS_DIR) --disable-sysinfo \
 	    --max-parallel-tasks=$(AVOCADO_PARALLEL) -m $(MATRIX_YAML) \
-	    $(AVOCADO_TAG_ARGS) $(AVOCADO_ARGS) -- $(AVOCADO_TESTS)
+	    $(AVOCADO_TAG_ARGS) $(AVOCADO_ARGS) -- $(MATRIX_TESTS)
 
 bench: venv qemu assets
 	$(RUN)/python benchmarks/bench_harness.py

@@ -161,9 +161,15 @@ X86_NO_VAPIC = ("-global", "apic-common.vapic=off")
 
 def rrsnapshot_drive_args(image: str,
                           drive_id: str = RRSNAPSHOT_DRIVE) -> list[str]:
-    """A writable qcow2 for the ``rrsnapshot=`` snapshot, on no device."""
+    """A writable qcow2 for the ``rrsnapshot=`` snapshot, on no device.
+
+    Its flushes are dropped (``cache.no-flush=on``): each reverse step
+    loads a snapshot, and a qcow2 snapshot switch flushes its metadata
+    several times; a scratch image that only this QEMU uses needs no
+    durability beyond the host's page cache (a crashed QEMU loses
+    nothing, only a crashed host would)."""
     return ["-drive", f"file={_check_path(image)},format=qcow2,if=none,"
-            f"id={drive_id}"]
+            f"id={drive_id},cache.no-flush=on"]
 
 
 def rrsnapshot_drive(image: str,

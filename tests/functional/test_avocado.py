@@ -116,7 +116,7 @@ def test_kernel_case_with_rrsnapshot_records_and_replays(tmp_path):
     for phase in ("record", "replay"):
         cmdline = (data / f"{phase}-cmdline.txt").read_text()
         assert f"rr={phase}," in cmdline and ",rrsnapshot=init" in cmdline
-        assert f"file={snapshot},format=qcow2,if=none,id=rrsnap" in cmdline
+        assert f"file={snapshot},format=qcow2,if=none,id=rrsnap," in cmdline
     info = json.loads(subprocess.run(
         ["qemu-img", "info", "--output=json", "-U", str(snapshot)],
         capture_output=True, text=True, check=True).stdout)

@@ -23,6 +23,8 @@ SUITE = "tests/avocado/replay_kernel.py"
 #: share the kernel cases' arches)
 CI_SUITES = (SUITE, "tests/avocado/replay_firmware.py",
              "tests/avocado/replay_baremetal.py")
+#: the reverse-debugging cases, which GitLab's reverse group runs
+REVERSE = "tests/avocado/reverse_debugging.py"
 
 
 def avocado(*args):
@@ -135,13 +137,35 @@ def commands(line):
 def test_ci_runs_one_job_per_arch_group_covering_the_suite():
     _doc, jobs = ci_jobs()
     matrix = jobs["check-avocado"]["parallel"]["matrix"]
-    groups = [set(cell["AVOCADO_TAGS"].split()) for cell in matrix]
+    groups = [set(cell["AVOCADO_TAGS"].split()) for cell in matrix
+              if "AVOCADO_TESTS" not in cell]
     tagged = {"arch:" + tags["arch"]
               for tags in suite_cases(CI_SUITES).values()}
     assert set().union(*groups) == tagged
     assert sum(len(group) for group in groups) == len(tagged)   # disjoint
     names = [cell["ARCH_GROUP"] for cell in matrix]
     assert len(set(names)) == len(names)
+
+
+def test_ci_runs_every_reverse_case_once():
+    """The reverse group runs every reverse-debugging case but those
+    check-avocado itself runs (REVERSE_CHECK), which the arch groups do."""
+    _doc, jobs = ci_jobs()
+    matrix = jobs["check-avocado"]["parallel"]["matrix"]
+    reverse = [cell for cell in matrix if "AVOCADO_TESTS" in cell]
+    assert [cell["AVOCADO_TESTS"] for cell in reverse] == [REVERSE]
+    cases = suite_cases((REVERSE,))
+    in_group = {name for name, tags in cases.items()
+                if "arch:" + tags["arch"] in reverse[0]["AVOCADO_TAGS"].split()}
+    check = re.search(r"^REVERSE_CHECK \?= (.*)$",
+                      (ROOT / "Makefile").read_text(), re.M)[1].split()
+    arch_groups = set().union(*(cell["AVOCADO_TAGS"].split()
+                                for cell in matrix if cell not in reverse))
+    in_arch_groups = {ref.partition(":")[2] for ref in check
+                      if "arch:" + cases[ref.partition(":")[2]]["arch"]
+                      in arch_groups}
+    assert in_group | in_arch_groups == set(cases)
+    assert not in_group & in_arch_groups
 
 
 def test_ci_runs_every_arch_group_on_every_qemu_version():
