@@ -81,6 +81,8 @@ def gdb_command(recording: Recording, port: int) -> list[str]:
     return ["gdb-multiarch",
             "-ex", f"set architecture {row.need('gdb_arch')}",
             "-ex", f"set endian {row.endian}",
+            *[arg for setting in row.gdb_settings
+              for arg in ("-ex", setting)],
             "-ex", f"target remote 127.0.0.1:{port}"]
 
 

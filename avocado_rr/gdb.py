@@ -70,11 +70,13 @@ class Gdb:
     :param architecture: gdb's name of the target (``set architecture``,
         :attr:`avocado_rr.targets.Target.gdb_arch`)
     :param timeout: seconds a command may take to answer or to stop
+    :param settings: more gdb commands the target needs
+        (:attr:`avocado_rr.targets.Target.gdb_settings`)
     """
 
     def __init__(self, architecture: str, timeout: float = 120.0,
                  log: logging.Logger | None = None,
-                 endian: str = "little"):
+                 endian: str = "little", settings: tuple[str, ...] = ()):
         from pygdbmi.gdbcontroller import GdbController
         # pygdbmi logs every MI record at DEBUG: megabytes a thousand steps
         logging.getLogger("pygdbmi").setLevel(logging.INFO)
@@ -88,6 +90,9 @@ class Gdb:
         self.cli("set confirm off")
         self.cli(f"set architecture {architecture}")
         self.cli(f"set endian {endian}")
+        for setting in settings:
+            self.cli(setting)
+        self._address_mask: int | None = None
 
     # -- talking --------------------------------------------------------
     def _send(self, command: str) -> None:
@@ -224,7 +229,15 @@ class Gdb:
         self.mi(f"-break-delete {number}")
 
     def pc(self) -> int:
-        return self.evaluate("$pc")
+        return self.address("$pc")
+
+    def address(self, expression: str) -> int:
+        """An address-valued expression (``$pc``, ``$sp``), unsigned: gdb
+        gives a 32-bit mips register as a negative number."""
+        if self._address_mask is None:
+            self._address_mask = (1 << 8 * self.evaluate(
+                "sizeof(void *)")) - 1
+        return self.evaluate(expression) & self._address_mask
 
     def evaluate(self, expression: str) -> int:
         value = _result(self.mi(f"-data-evaluate-expression "

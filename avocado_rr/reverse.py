@@ -132,7 +132,8 @@ class ReverseDebugging:
                 self.recording, "reverse",
                 extra_args=["-gdb", f"tcp:127.0.0.1:{port}"])
             self.gdb = Gdb(self.target.need("gdb_arch"), self.timeout,
-                           self.log, endian=self.target.endian)
+                           self.log, endian=self.target.endian,
+                           settings=self.target.gdb_settings)
             self.gdb.connect(port)
             self._check_features()
             self.log.info("reverse debugging: continue to %#x", breakpoint)
@@ -198,7 +199,7 @@ class ReverseDebugging:
     def _stack_window(self) -> int:
         """The stack window's address (below the breakpoint's SP)."""
         if self._stack_base is None:
-            self._stack_base = self.gdb.evaluate("$sp") - STACK_WINDOW
+            self._stack_base = self.gdb.address("$sp") - STACK_WINDOW
         return self._stack_base
 
     def _forward(self, steps: int, compare: list[State] | None = None

@@ -91,6 +91,10 @@ class Target:
     #: instructions that set up its TOC pointer, so a breakpoint at the
     #: symbol itself is never hit
     entry_offset: int = 0
+    #: more gdb ``set`` commands the architecture needs without an ELF
+    #: file: mips64's default ABI is o32, whose 32-bit addresses never
+    #: match a 64-bit kernel's PC (a breakpoint is never hit)
+    gdb_settings: tuple[str, ...] = ()
 
     @property
     def binary_name(self) -> str:
@@ -154,9 +158,10 @@ TARGETS: tuple[Target, ...] = (
     Target("mipsel", "mipsel", "mips", "qemu-system-mips", "mipsel",
            "kernel-mipsel", "ttyS0", bits=32),
     Target("mips64", "mips64", "mips:isa64", "qemu-system-mips",
-           endian="big"),
+           endian="big", gdb_settings=("set mips abi n64",)),
     Target("mips64el", "mips64el", "mips:isa64", "qemu-system-mips",
-           "mips64el", "kernel-mips64el", "ttyS0"),
+           "mips64el", "kernel-mips64el", "ttyS0",
+           gdb_settings=("set mips abi n64",)),
     Target("riscv64", "riscv64", "riscv:rv64", "qemu-system-misc",
            "riscv64", "kernel-riscv64", "ttyS0"),
     Target("riscv32", "riscv32", "riscv:rv32", "qemu-system-misc",

@@ -111,3 +111,26 @@ class Riscv64Virt(ReverseDebugTest):
                "snapshot does not retrace the forward run; 11.1 does "
                "(docs/findings.md, section 7)")
 
+
+
+#: Malta's Linux calibrates its clock against the RTC: on the virtual
+#: clock, as the kernel cases run it (tests/avocado/replay_kernel.py)
+RTC_ON_VM_CLOCK = ("-rtc", "base=2020-01-01T00:00:00,clock=vm")
+
+
+class Mips64elMalta(ReverseDebugTest):
+    """
+    :avocado: tags=arch:mips64el,machine:malta,cpu:5KEc,reverse
+    """
+    memory = "256"
+    shift = 5
+    extra_args = RTC_ON_VM_CLOCK
+
+
+class MipselMalta(ReverseDebugTest):
+    """
+    :avocado: tags=arch:mipsel,machine:malta,reverse
+    """
+    memory = "256"
+    shift = 5
+    extra_args = RTC_ON_VM_CLOCK

@@ -95,3 +95,35 @@ def test_a_gdb_that_died_is_gone_not_silent(real_gdb):
     real_gdb._gdb.gdb_process.wait()
     with pytest.raises(gdb.GdbError, match="gdb is gone"):
         real_gdb.mi("-gdb-version")
+
+
+def test_a_32_bit_mips_address_is_unsigned():
+    """gdb gives a 32-bit mips register as a negative number; a kernel
+    symbol's address is unsigned."""
+    debugger = gdb.Gdb("mips", timeout=60.0)
+    try:
+        debugger.cli("set $kernel_init = (int) 0x80b1768c")
+        assert debugger.evaluate("$kernel_init") < 0
+        assert debugger.address("$kernel_init") == 0x80b1768c
+    finally:
+        debugger.close()
+
+
+def test_mips64_takes_the_n64_abi_from_the_target_table():
+    """Without an ELF file gdb takes mips64 for o32: 32-bit addresses,
+    and a 64-bit kernel's breakpoints are never hit."""
+    from avocado_rr import targets
+    row = targets.target("mips64el")
+    debugger = gdb.Gdb(row.gdb_arch, timeout=60.0, endian=row.endian,
+                       settings=row.gdb_settings)
+    try:
+        assert debugger.evaluate("sizeof(void *)") == 8
+        debugger.cli("set $kernel_init = (long) 0xffffffff80b4a138")
+        assert debugger.address("$kernel_init") == 0xffffffff80b4a138
+    finally:
+        debugger.close()
+    o32 = gdb.Gdb(row.gdb_arch, timeout=60.0, endian=row.endian)
+    try:
+        assert o32.evaluate("sizeof(void *)") == 4
+    finally:
+        o32.close()
