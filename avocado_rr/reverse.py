@@ -22,7 +22,12 @@ into the kernel's boot:
 7. **reverse-continue to a watchpoint** on the stack word the forward
    pass saw written last: it must stop right after the writing
    instruction, at the icount, PC and registers the forward pass had
-   there.
+   there;
+8. **a kernel variable** (``jiffies``, where the kernel's symbol table
+   has it): ``continue`` with a write watchpoint on it to its next two
+   writes (timer ticks, millions of instructions apart), a few stepi
+   on, then ``reverse-continue`` twice: each must land on the state the
+   forward pass saw after the second write, then after the first.
 
 The result lists every difference (empty: the replay ran backwards as
 it ran forwards).
@@ -50,6 +55,9 @@ REVERSE_FEATURES = ("ReverseStep+", "ReverseContinue+")
 SNAPSHOT = "avocado-rr-reverse"
 #: bytes of stack below the breakpoint's stack pointer watched for writes
 STACK_WINDOW = 128
+#: forward writes of the watched kernel variable, and stepi after them
+VARIABLE_WRITES = 2
+VARIABLE_STEPS = 10
 
 
 @dataclass
@@ -116,8 +124,13 @@ class ReverseDebugging:
         self.gdb: Gdb | None = None
 
     # -- the run --------------------------------------------------------
-    def run(self, breakpoint: int, steps: int = 1000) -> ReverseReport:
-        """The whole scenario (the module's steps 1-7)."""
+    def run(self, breakpoint: int, steps: int = 1000,
+            variable: tuple[str, int] | None = None) -> ReverseReport:
+        """The whole scenario (the module's steps 1-8).
+
+        :param variable: the name and address of the kernel variable of
+            step 8 (None: the step is left out, and the facts say so)
+        """
         if not self.recording.spec.rrsnapshot:
             raise ValueError(f"{self.recording.rrfile} was recorded without "
                              f"rrsnapshot: no reverse execution")
@@ -149,6 +162,12 @@ class ReverseDebugging:
                           "breakpoint, then to a watchpoint")
             self._reverse_to_breakpoint(again)
             self._reverse_to_watchpoint(again)
+            if variable is None:
+                self.report.facts["variable_watchpoint"] = "none given"
+            else:
+                self.log.info("reverse debugging: the last writes of %s",
+                              variable[0])
+                self._reverse_to_variable_writes(*variable)
         except (GdbError, MachineError, TimeoutError) as details:
             self.report.problems.append(f"{type(details).__name__}: "
                                         f"{details}")
@@ -347,6 +366,33 @@ class ReverseDebugging:
                          f"reverse-continue to the watchpoint on "
                          f"{address:#x} (changed by forward step {step}, "
                          f"{self._instruction(forward[step - 1].pc)})")
+
+    def _reverse_to_variable_writes(self, name: str, address: int) -> None:
+        """Step 8: forward to the variable's next writes, then back."""
+        word = self.gdb.evaluate("sizeof(void *)")
+        watch = self.gdb.watch(address, word)
+        start = time.monotonic()
+        writes = []
+        for _ in range(VARIABLE_WRITES):
+            self.gdb.cont()
+            writes.append(self.state())
+        self.gdb.delete(watch)
+        for _ in range(VARIABLE_STEPS):
+            self.gdb.stepi()
+        forward_s = time.monotonic() - start
+        watch = self.gdb.watch(address, word)
+        start = time.monotonic()
+        for number in range(len(writes), 0, -1):
+            self.gdb.reverse_cont()
+            self._expect(writes[number - 1], self.state(),
+                         f"reverse-continue to write {number} of {name} "
+                         f"({address:#x})")
+        self.gdb.delete(watch)
+        self.report.facts.update(
+            variable_watchpoint=f"{name} at {address:#x}",
+            variable_write_icounts=[write.icount for write in writes],
+            variable_forward_s=forward_s,
+            variable_reverse_s=time.monotonic() - start)
 
     def _instruction(self, pc: int) -> str:
         """The instruction at ``pc``, disassembled by gdb."""

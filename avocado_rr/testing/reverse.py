@@ -41,6 +41,9 @@ class ReverseDebugTest(KernelBoot):
     rrsnapshot = "init"
     #: the kernel function to break at, well into the boot
     breakpoint_symbol = "kernel_init"
+    #: the kernel variable whose last writes reverse-continue must find
+    #: (where the kernel's symbol table has data symbols)
+    watch_symbol = "jiffies"
     #: stepi, then reverse-stepi, over this many instructions
     steps = 1000
     #: the reverse cases judge gdb, not the state checkpoints
@@ -69,6 +72,14 @@ class ReverseDebugTest(KernelBoot):
                 "breakpoint_symbol")) + row.entry_offset
         except ksyms.SymbolError as details:
             self.error(f"no breakpoint in the kernel: {details}")
+        variable = None
+        watch_symbol = self.param("watch_symbol")
+        if watch_symbol in symbols:
+            variable = (watch_symbol, ksyms.address(symbols, watch_symbol))
+        else:
+            self.log.info("the kernel's symbol table has no %s (no data "
+                          "symbols): no kernel-variable watchpoint",
+                          watch_symbol)
         del symbols     # not into the log of a failing test
         self.log.info("breakpoint: %s at %#x", self.breakpoint_symbol,
                       address)
@@ -76,7 +87,8 @@ class ReverseDebugTest(KernelBoot):
         if verdict.passed and self.rr.recording is not None:
             report = ReverseDebugging(
                 self.rr, self.rr.recording,
-                log=self.log).run(address, self.param("steps", int))
+                log=self.log).run(address, self.param("steps", int),
+                                  variable)
             for name, value in report.facts.items():
                 self.log.info("reverse debugging: %s: %s", name, value)
             verdict = with_reverse(verdict, report)
@@ -91,7 +103,9 @@ def with_reverse(verdict: Verdict, report: ReverseReport) -> Verdict:
     detail = (f"{facts.get('forward_icounts')} stepped forward and back, "
               f"breakpoint at {facts.get('breakpoint')} (icount "
               f"{facts.get('breakpoint_icount')}), watchpoint "
-              f"{facts.get('watchpoint')}")
+              f"{facts.get('watchpoint')}, kernel variable "
+              f"{facts.get('variable_watchpoint')} (writes at "
+              f"{facts.get('variable_write_icounts')})")
     if not report.passed:
         detail = "; ".join(report.problems[:5]) + (
             f" (and {len(report.problems) - 5} more)"
