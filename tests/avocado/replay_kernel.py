@@ -11,6 +11,7 @@
 
 import re
 
+from avocado_rr.devices import RTC_ON_VM_CLOCK
 from avocado_rr.testing.kernel import ReplayKernelTest
 from avocado_rr.testing.known_failure import KnownFailure
 
@@ -25,11 +26,6 @@ MALTA_RUNAWAY = KnownFailure(
            "checkpoints before the kernel console comes up (seen on 7.2 "
            "only; docs/findings.md has its rate and the other versions)",
     intermittent=True)
-
-#: Malta's Linux calibrates its clock against the RTC; on the host clock
-#: that busy loop logs a host-clock read per iteration (40 MB of log, 5 M
-#: events for mipsel). On the virtual clock the log is 0.5 MB.
-RTC_ON_VM_CLOCK = ("-rtc", "base=2020-01-01T00:00:00,clock=vm")
 
 #: the last lines before the root-mount panic of an initrd-less boot (the
 #: first is x86's, the second the others'); the panic itself is a failure

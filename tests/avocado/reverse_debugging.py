@@ -13,7 +13,7 @@
 # s390x's table holds 32-bit offsets from its load address
 # (avocado_rr.targets, kallsyms_base).
 
-from avocado_rr.devices import X86_NO_VAPIC
+from avocado_rr.devices import RTC_ON_VM_CLOCK, X86_NO_VAPIC
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.testing.reverse import ReverseDebugTest
 
@@ -111,11 +111,6 @@ class Riscv64Virt(ReverseDebugTest):
                "snapshot does not retrace the forward run; 11.1 does "
                "(docs/findings.md, section 7)")
 
-
-
-#: Malta's Linux calibrates its clock against the RTC: on the virtual
-#: clock, as the kernel cases run it (tests/avocado/replay_kernel.py)
-RTC_ON_VM_CLOCK = ("-rtc", "base=2020-01-01T00:00:00,clock=vm")
 
 
 class Mips64elMalta(ReverseDebugTest):
