@@ -57,9 +57,11 @@ REVERSE_TESTS ?= tests/avocado/reverse_debugging.py
 REVERSE_CHECK ?= tests/avocado/reverse_debugging.py:Aarch64Virt
 # AVOCADO_TESTS given (make check-matrix AVOCADO_TESTS=...): the matrix
 # runs those
+# (the reverse case first: the longest, it runs beside all the others
+# instead of alone at the end)
 ifeq ($(origin AVOCADO_TESTS),undefined)
-AVOCADO_TESTS := $(RR_TESTS) $(REVERSE_CHECK)
-MATRIX_TESTS ?= $(RR_TESTS) $(REVERSE_TESTS)
+AVOCADO_TESTS := $(REVERSE_CHECK) $(RR_TESTS)
+MATRIX_TESTS ?= $(REVERSE_TESTS) $(RR_TESTS)
 else
 MATRIX_TESTS ?= $(AVOCADO_TESTS)
 endif
