@@ -40,6 +40,8 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from qemu.qmp import ExecuteError
+
 from avocado_rr import targets
 from avocado_rr.engine import RecordReplay
 from avocado_rr.gdb import Gdb, GdbError
@@ -170,13 +172,29 @@ class ReverseDebugging:
                 self._reverse_to_variable_writes(*variable)
         except (GdbError, MachineError, TimeoutError) as details:
             self.report.problems.append(f"{type(details).__name__}: "
-                                        f"{details}")
+                                        f"{details}{self._whereabouts()}")
         finally:
             qmp_log.setLevel(qmp_level)
             if self.gdb is not None:
                 self.gdb.close()
             self.engine.close(grace=0)
         return self.report
+
+    def _whereabouts(self) -> str:
+        """Where the replay is when a command failed: its icount, twice a
+        second apart (a stall shows as the same number), and its run
+        state; empty when QEMU cannot say."""
+        try:
+            first = self.icount()
+            time.sleep(1.0)
+            second = self.icount()
+            status = self.session.machine.cmd("query-status")["status"]
+        except (MachineError, ExecuteError, TimeoutError, AttributeError,
+                KeyError):
+            return ""
+        progress = "not advancing" if first == second else \
+            f"advancing to {second}"
+        return f" (the replay at icount {first}, {progress}, {status})"
 
     def icount(self) -> int:
         return self.session.machine.cmd("query-replay")["icount"]

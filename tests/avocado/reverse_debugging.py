@@ -35,8 +35,17 @@ class X86_64Pc(ReverseDebugTest):
     """
     # reverse execution loads snapshots, which the TCG vapic deadlocks
     extra_args = X86_NO_VAPIC
-    # 10.0 and 11.1 pass (1 of 1 each)
-    known_failure = eflags_after_reverse_step((7, 2))
+    known_failure = (
+        eflags_after_reverse_step((7, 2)),
+        KnownFailure(
+            versions=((10, 0),), verdict="diverged",
+            match="did not stop after '-exec-continue'",
+            reason="QEMU 10.0 x86_64: after a reverse-stepi (a snapshot "
+                   "load in replay) a forward continue stalls at the next "
+                   "timer checkpoint (CP_CLOCK_VIRTUAL, CP_CLOCK_HOST, "
+                   "then the timer INTERRUPT), icount no longer advancing; "
+                   "without a reverse step it runs on, and 7.2 and 11.1 do "
+                   "both (docs/findings.md, section 7)"))
 
 
 class I386Pc(ReverseDebugTest):
