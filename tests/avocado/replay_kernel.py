@@ -14,18 +14,7 @@ import re
 from avocado_rr.devices import RTC_ON_VM_CLOCK
 from avocado_rr.testing.kernel import ReplayKernelTest
 from avocado_rr.testing.known_failure import KnownFailure
-
-#: QEMU 7.2 malta recordings intermittently run away before the kernel
-#: prints anything: seen once with the RTC on the host clock (mipsel, 1.4 GB
-#: of log in 145 s) and once with it on the virtual clock (mips64el, 1.1e9
-#: CP_CLOCK_VIRTUAL checkpoints at a fixed icount: a virtual-timer livelock).
-#: The test keeps running; a runaway is reported as a known failure.
-MALTA_RUNAWAY = KnownFailure(
-    versions=((7, 2),), verdict="record-failed", match="runaway recording",
-    reason="QEMU 7.2 malta: recording intermittently livelocks in timer "
-           "checkpoints before the kernel console comes up (seen on 7.2 "
-           "only; docs/findings.md has its rate and the other versions)",
-    intermittent=True)
+from avocado_rr.testing.shared_failures import MALTA_RUNAWAY
 
 #: the last lines before the root-mount panic of an initrd-less boot (the
 #: first is x86's, the second the others'); the panic itself is a failure

@@ -16,6 +16,7 @@
 from avocado_rr.devices import RTC_ON_VM_CLOCK, X86_NO_VAPIC
 from avocado_rr.testing.known_failure import KnownFailure
 from avocado_rr.testing.reverse import ReverseDebugTest
+from avocado_rr.testing.shared_failures import MALTA_RUNAWAY
 
 
 def eflags_after_reverse_step(*versions: tuple[int, int]) -> KnownFailure:
@@ -129,6 +130,7 @@ class Mips64elMalta(ReverseDebugTest):
     memory = "256"
     shift = 5
     extra_args = RTC_ON_VM_CLOCK
+    known_failure = MALTA_RUNAWAY
 
 
 class MipselMalta(ReverseDebugTest):
@@ -138,3 +140,4 @@ class MipselMalta(ReverseDebugTest):
     memory = "256"
     shift = 5
     extra_args = RTC_ON_VM_CLOCK
+    known_failure = MALTA_RUNAWAY
