@@ -167,6 +167,10 @@ class Recorder:
             return (f"recording hit failure pattern {match.pattern!r}: "
                     f"{match.line.strip()!r}")
         if match.kind == MatchKind.STOPPED:
+            # end the recording before reading its log: a runaway writes
+            # faster than the log can be read, and the reading would
+            # never end while the log filled the disk
+            machine.kill()
             return (f"{match.reason} before {pattern!r} appeared; partial "
                     f"log {rrfile} kept: {loghealth.describe_log(rrfile)}")
         if match.kind == MatchKind.EXITED:

@@ -104,6 +104,29 @@ def test_disk_full_while_recording_is_record_failed(case, qemu_x86_64,
     assert (out / "record-cmdline.txt").exists()
 
 
+def test_a_runaway_recording_ends_before_its_log_is_read(qemu_x86_64,
+                                                         x86_spec, tmp_path):
+    """A log past its size limit is a runaway: the recording ends first,
+    then the verdict describes the log as it stays (a runaway's log grows
+    faster than it can be read, so the other order never ends)."""
+    from avocado_rr import replaylog
+    from avocado_rr.pair import RecordFailed
+    out = tmp_path / "pair"
+    engine = RecordReplay(qemu_x86_64, out)
+    with pytest.raises(RecordFailed) as failed:
+        engine.record(x86_spec, "no such line", timeout=120,
+                      max_log_bytes=100 << 10)
+    reason = str(failed.value)
+    assert "runaway recording: the log grew past" in reason, reason
+    described = re.search(r"kept: (\d+) events up to icount (\d+)", reason)
+    assert described, reason
+    log = replaylog.summarize(out / "replay.bin")
+    # what the verdict says is the whole log, not a prefix of a log that
+    # was still being written
+    assert (int(described[1]), int(described[2])) == (log.events,
+                                                      log.icount)
+
+
 def _dump(*args):
     return subprocess.run(AVOCADO_RR + ["dump", *args], capture_output=True,
                           text=True, cwd=ROOT,
