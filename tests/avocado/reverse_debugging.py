@@ -27,7 +27,9 @@ def eflags_after_reverse_step(*versions: tuple[int, int]) -> KnownFailure:
                "OF) in EFLAGS other than the forward stepi showed at the "
                "same icount, PC and every other register equal: flags an "
                "instruction leaves undefined (bt) come out differently "
-               "after a single step and after a replay from a snapshot")
+               "after a single step and after a replay from a snapshot "
+               "(a new finding: not upstream's x86 #2922, reverse-continue "
+               "jumping back)")
 
 
 class X86_64Pc(ReverseDebugTest):
@@ -46,7 +48,8 @@ class X86_64Pc(ReverseDebugTest):
                    "timer checkpoint (CP_CLOCK_VIRTUAL, CP_CLOCK_HOST, "
                    "then the timer INTERRUPT), icount no longer advancing; "
                    "without a reverse step it runs on, and 7.2 and 11.1 do "
-                   "both (docs/findings.md, section 7)"))
+                   "both (a new finding, no upstream issue; "
+                   "docs/findings.md, section 7)"))
 
 
 class I386Pc(ReverseDebugTest):
@@ -82,8 +85,9 @@ class Ppc64Pseries(ReverseDebugTest):
             match="Missing random event",
             reason="QEMU 7.2 pseries recorded with rrsnapshot does not "
                    "start its replay: 'Missing random event in the replay "
-                   "log' as it loads the initial snapshot "
-                   "(docs/findings.md, section 7)"),
+                   "log' as it loads the initial snapshot (upstream "
+                   "disables pseries reverse debugging, #1992; "
+                   "docs/findings.md, section 7)"),
         KnownFailure(
             versions=((10, 0), (11, 1)), verdict="diverged",
             match="registers msr 0x8000000002009033 (expected "
@@ -91,7 +95,9 @@ class Ppc64Pseries(ReverseDebugTest):
             reason="pseries (10.0, 11.1): after a forward stepi gdb reads "
                    "MSR without ME (0x8000000002008033), after a reverse "
                    "stepi with it (0x8000000002009033), PC and every other "
-                   "register equal (docs/findings.md, section 7)"))
+                   "register equal (a new finding; upstream's pseries "
+                   "#1992, a bogus PC, is another symptom; "
+                   "docs/findings.md, section 7)"))
 
 
 class S390xCcwVirtio(ReverseDebugTest):
@@ -103,7 +109,8 @@ class S390xCcwVirtio(ReverseDebugTest):
     known_failure = KnownFailure(
         versions=((7, 2),), verdict="record-failed", match="Bad icount read",
         reason="QEMU 7.2 s390x stops a recording at once with 'Bad icount "
-               "read', as the kernel case does (docs/findings.md)")
+               "read', as the kernel case does (upstream's s390x reverse "
+               "test arrived in 11.0 with a replay fix; docs/findings.md)")
 
 
 class Riscv64Virt(ReverseDebugTest):
@@ -119,7 +126,9 @@ class Riscv64Virt(ReverseDebugTest):
                "lands in another function (hrtimer_try_to_cancel instead "
                "of rb_next) with other registers: the replay from a "
                "snapshot does not retrace the forward run; 11.1 does "
-               "(docs/findings.md, section 7)")
+               "(a new finding, fixed by 11.1; upstream tests riscv64 "
+               "reverse debugging on newer QEMU only; docs/findings.md, "
+               "section 7)")
 
 
 
