@@ -176,6 +176,29 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def false_alarms(rows: list[dict]) -> dict:
+    """What the state check said of the clean pairs (verdict ``pass``:
+    console and icount reproduced): a divergence there would be a false
+    alarm of the checker, so their count and its 95 % upper bounds, per
+    pair and per checkpoint, measure how far it can be trusted."""
+    clean = [row for row in rows if row.get("verdict") == "pass"]
+    per_case = Counter((case_name(row["test"]), row.get("version") or "")
+                       for row in clean)
+    located = [row.get("location") or {} for row in clean]
+    checkpoints = sum(where.get("compared") or 0 for where in located)
+    divergences = sum(1 for where in located
+                      if where.get("kind") == "divergence")
+    return {"pairs": len(clean), "cases": len(per_case),
+            "pairs_per_case": [min(per_case.values(), default=0),
+                               max(per_case.values(), default=0)],
+            "checkpoints": checkpoints,
+            "transients": sum(where.get("transients") or 0
+                              for where in located),
+            "divergences": divergences,
+            "upper95_per_pair": wilson(divergences, len(clean))[1],
+            "upper95_per_checkpoint": wilson(divergences, checkpoints)[1]}
+
+
 def _fmt_spread(value: dict | None) -> str:
     if value is None:
         return "-"
@@ -239,6 +262,15 @@ def report_text(doc: dict) -> str:
                          f"{entry['divergences']} divergence(s)".rstrip())
         for located in entry.get("locations", []):
             lines.append(f"    {located}")
+    alarms = false_alarms(doc["rows"])
+    low, high = alarms["pairs_per_case"]
+    lines += ["", f"false alarms: {alarms['divergences']} divergence(s) in "
+              f"{alarms['pairs']} clean pairs ({alarms['cases']} cases, "
+              f"{low}-{high} each), {alarms['checkpoints']} checkpoints "
+              f"compared, {alarms['transients']} transients; 95 % upper "
+              f"bound {100 * alarms['upper95_per_pair']:.1f} % a pair, "
+              f"{100 * alarms['upper95_per_checkpoint']:.2f} % a "
+              f"checkpoint"]
     unexpected = [e for e in entries if e["unexpected"]]
     lines += ["", f"unexpected failures (not a known failure): "
               f"{sum(e['unexpected'] for e in entries)}"]

@@ -216,3 +216,26 @@ def test_the_soak_counts_checkpoints_and_places_failures():
             entry["divergences"]) == (10, 1, 0)
     assert entry["locations"] == [
         "round 2: failure 500 (50.0%) .. 900 (90.0%) replays: mismatch"]
+
+
+def test_false_alarms_count_only_clean_pairs():
+    """A divergence located in a pair that failed anyway (a known failure)
+    is no false alarm; one in a clean pair is, and bounds the rate."""
+    def located(kind, compared, transients=0):
+        return {"kind": kind, "compared": compared,
+                "transients": transients}
+    rows = ([dict(_row("X86_64Pc", "pass", "PASS"),
+                  location=located("none", 6, 1))] * 3 +
+            [dict(_row("Ppc64Pseries", "diverged", "WARN"),
+                  location=located("divergence", 7))] +
+            [dict(_row("MipselMalta", "pass", "PASS", version="10.0"),
+                  location=located("none", 4))])
+    alarms = soak.false_alarms(rows)
+    assert (alarms["pairs"], alarms["cases"], alarms["pairs_per_case"]) == \
+        (4, 2, [1, 3])
+    assert (alarms["checkpoints"], alarms["transients"],
+            alarms["divergences"]) == (22, 3, 0)
+    assert alarms["upper95_per_pair"] == soak.wilson(0, 4)[1]
+    assert alarms["upper95_per_checkpoint"] == soak.wilson(0, 22)[1]
+    rows[0] = dict(rows[0], location=located("divergence", 6))
+    assert soak.false_alarms(rows)["divergences"] == 1
