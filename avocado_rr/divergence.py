@@ -21,6 +21,14 @@ checkpoint.  So a run of checkpoints in a row that differ is judged as a whole:
   handler while its replay stopped before it; an aarch64 replay of a
   virtio-net tx=bh recording entered the vector where its recording had
   not, at two checkpoints in a row);
+* a run the replay recovers from (a later checkpoint agrees again) in
+  which every checkpoint is explained by an event at its very icount:
+  an entry as above, or an asynchronous I/O completion (``ASYNC``: a
+  block or network request's data lands in RAM without counting an
+  instruction) with only a few RAM pages different and no register:
+  **boundary** transients too (an aarch64 tx=bh replay on 11.1 entered
+  the vector where its recording had not, then at the next checkpoint
+  had one page less of a block read, then agreed);
 * a single checkpoint that differs otherwise, and the next one agrees
   again: a **recovered** transient;
 * anything else (a difference that persists over two checkpoints or
@@ -55,6 +63,11 @@ ENTRY_REGISTERS = frozenset({
 })
 #: RAM pages an interrupt entry writes (an exception frame on the stack)
 ENTRY_PAGES = 2
+#: log events (parts of their names) that write guest RAM without
+#: counting an instruction: a block or network request completing
+IO_EVENTS = ("ASYNC",)
+#: RAM pages one completed request may write (a 64 KiB block read)
+IO_PAGES = 16
 #: pages listed in a report (all are counted)
 PAGES_SHOWN = 8
 
@@ -136,6 +149,15 @@ def _entry_only(point: ComparedPoint) -> bool:
             and len(point.diff.pages) <= ENTRY_PAGES)
 
 
+def _io_only(point: ComparedPoint) -> bool:
+    """A difference of RAM alone that an I/O completion at this icount
+    can explain."""
+    return (any(kind in name for kind in IO_EVENTS
+                for name in point.events_here)
+            and not point.diff.registers
+            and 0 < len(point.diff.pages) <= IO_PAGES)
+
+
 def classify(points: list[ComparedPoint]) -> list[ComparedPoint]:
     """Decide each point's kind, run by run, as the module says."""
     i = 0
@@ -150,6 +172,9 @@ def classify(points: list[ComparedPoint]) -> list[ComparedPoint]:
         run = points[i:end]
         recovered = end < len(points)
         if all(_entry_only(point) for point in run):
+            kind = PointKind.BOUNDARY
+        elif recovered and all(_entry_only(point) or _io_only(point)
+                               for point in run):
             kind = PointKind.BOUNDARY
         elif recovered and len(run) == 1:
             kind = PointKind.RECOVERED

@@ -137,6 +137,41 @@ def test_a_ram_difference_alone_is_no_interrupt_entry():
     assert points[1].kind == PointKind.DIVERGED
 
 
+def test_an_entry_then_an_io_completion_that_recover_are_boundaries():
+    """The checker's one false alarm in the 10.0/11.1 soak (11.1
+    Aarch64VirtTxBh, console and icount reproduced): the replay at the IRQ
+    vector where its recording was in user space, then, at the next
+    checkpoint, one page of a block read not yet in RAM (the log's
+    ASYNC_BLOCK event at that icount), then equal at the stop."""
+    entry = {"PC": ["00000000005540dc", "fffffbfffdbf7c80"],
+             "PSTATE": ["0000000080000000", "00000000000003c5"],
+             "SP": ["0000ffffc3ea4c70", "ffff80000825c000"]}
+    timer = ["EVENT_CP_CLOCK_WARP_ACCOUNT", "EVENT_CP_CLOCK_VIRTUAL",
+             "EVENT_CP_CLOCK_WARP_ACCOUNT", "EVENT_CP_CLOCK_WARP_ACCOUNT",
+             "EVENT_INTERRUPT"]
+    block = ["EVENT_ASYNC_BLOCK", "EVENT_CP_CLOCK_WARP_ACCOUNT",
+             "EVENT_CP_CLOCK_VIRTUAL", "EVENT_INTERRUPT"]
+    points = classify([point(1143501750),
+                       point(1279123913, entry, [], timer),
+                       point(1386123913, {}, [0x4f1b], block),
+                       point(1489916497)])
+    assert [p.kind for p in points[1:3]] == [PointKind.BOUNDARY] * 2
+    assert locate(points, 1489916497).kind == "none"
+    # not recovered: the block's page may be the replay going wrong
+    points = classify([point(10), point(20, entry, [], timer),
+                       point(30, {}, [0x4f1b], block)])
+    assert locate(points, 30).kind == "divergence"
+    # a page with no I/O completion at its icount is no boundary
+    points = classify([point(10), point(20, entry, [], timer),
+                       point(30, {}, [0x4f1b], timer), point(40)])
+    assert locate(points, 40).kind == "divergence"
+    # nor a register besides the page
+    points = classify([point(10), point(20, entry, [], timer),
+                       point(30, {"X0": ["0", "1"]}, [0x4f1b], block),
+                       point(40)])
+    assert locate(points, 40).kind == "divergence"
+
+
 def test_a_failed_replay_is_placed_after_the_last_equal_checkpoint():
     points = classify([point(10), point(20)])
     location = locate(points, 100, failed_at=25)
